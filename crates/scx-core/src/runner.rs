@@ -1,0 +1,192 @@
+//! The run loop: attach, report stats, detach, read the exit info, restart when asked.
+//!
+//! The ordering is the contract of the kernel's C loaders, kept here once so no scheduler
+//! can get it wrong: the struct_ops link is destroyed *before* the exit info is read,
+//! and a restart re-runs the scheduler's `init` with the options parsed once at start.
+
+use std::collections::VecDeque;
+use std::fmt::Display;
+use std::mem::MaybeUninit;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use libbpf_rs::{Link, Object, OpenObject};
+use serde::Serialize;
+
+use crate::cli::CommonOpts;
+use crate::exit::{status, ExitInfo, ExitKind};
+use crate::ops::{self, read_exit_info};
+use crate::preflight::Refusal;
+
+/// What a scheduler's `main.rs` provides on top of its skeleton.
+pub trait Scheduler {
+    /// One interval's report: printed with `Display`, or as JSON with `--stats-json`.
+    type Stats: Serialize + Display;
+
+    /// The loaded BPF object (scx-core reads the exit info from it).
+    fn object(&self) -> &Object;
+
+    /// Collects this interval's stats.
+    fn stats(&mut self) -> Result<Self::Stats>;
+}
+
+/// A loaded, attached scheduler. Dropping it detaches the scheduler.
+pub struct Attached<'obj, T> {
+    sched: Box<dyn Scheduler<Stats = T> + 'obj>,
+    link: Option<Link>,
+}
+
+impl<'obj, T> Attached<'obj, T> {
+    pub fn new(sched: impl Scheduler<Stats = T> + 'obj, link: Link) -> Self {
+        Self { sched: Box::new(sched), link: Some(link) }
+    }
+}
+
+/// Poll period for the exit info and the shutdown flag.
+const POLL: Duration = Duration::from_millis(100);
+/// How long to wait for the kernel to record the exit after the link is destroyed.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+/// More restarts than this within [`RESTART_WINDOW`] means a loop, not hotplug.
+const MAX_RESTARTS: usize = 10;
+const RESTART_WINDOW: Duration = Duration::from_secs(10);
+
+/// SIGINT and SIGTERM set one flag for the whole process; a second signal ends the
+/// process at once (the kernel then detaches the scheduler by itself).
+fn shutdown_flag() -> Result<Arc<AtomicBool>> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    if let Some(f) = FLAG.get() {
+        return Ok(f.clone());
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig as i32, flag.clone())
+            .context("failed to install the signal handler")?;
+        signal_hook::flag::register(sig, flag.clone()).context("failed to install the signal handler")?;
+    }
+    Ok(FLAG.get_or_init(|| flag).clone())
+}
+
+impl<T: Serialize + Display> Attached<'_, T> {
+    fn print_stats(&mut self, json: bool) {
+        match self.sched.stats() {
+            Ok(s) if json => match serde_json::to_string(&s) {
+                Ok(line) => println!("{line}"),
+                Err(e) => log::warn!("failed to encode stats: {e}"),
+            },
+            Ok(s) => println!("{s}"),
+            Err(e) => log::warn!("failed to read stats: {e:#}"),
+        }
+    }
+
+    /// Runs until the scheduler exits or the user asks to stop, then detaches and
+    /// returns the exit record.
+    fn run_until_exit(&mut self, common: &CommonOpts, shutdown: &AtomicBool) -> Result<ExitInfo> {
+        let period = common.stats_period();
+        let mut next_stats = period.map(|p| Instant::now() + p);
+        while !shutdown.load(Ordering::Relaxed) {
+            if read_exit_info(self.sched.object())?.is_some() {
+                break;
+            }
+            let now = Instant::now();
+            if let (Some(at), Some(p)) = (next_stats, period) {
+                if now >= at {
+                    self.print_stats(common.stats_json);
+                    next_stats = Some(at.max(now - p) + p);
+                }
+            }
+            let nap = next_stats.map_or(POLL, |at| at.saturating_duration_since(Instant::now()).min(POLL));
+            std::thread::sleep(nap.max(Duration::from_millis(1)));
+        }
+
+        // Detach first: destroying the link disables the scheduler and runs ops.exit().
+        drop(self.link.take());
+        let deadline = Instant::now() + EXIT_WAIT;
+        loop {
+            if let Some(info) = read_exit_info(self.sched.object())? {
+                return Ok(info);
+            }
+            if Instant::now() >= deadline {
+                return Ok(ExitInfo {
+                    kind: ExitKind::Unreg,
+                    raw_kind: 0,
+                    exit_cpu: None,
+                    exit_code: 0,
+                    reason: "detached (the scheduler recorded no exit info)".into(),
+                    msg: String::new(),
+                    dump: String::new(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn report(info: &ExitInfo) {
+    if info.kind.is_error() {
+        if !info.dump.trim().is_empty() {
+            log::error!("DEBUG DUMP\n{0}\n{1}\n{0}", "=".repeat(78), info.dump.trim_end());
+        }
+        log::error!("{info}");
+    } else {
+        log::info!("{info}");
+    }
+}
+
+/// Runs a scheduler until it is stopped: `init` opens, loads and attaches it, and is
+/// called again with the same options whenever the kernel asks for a restart.
+/// Returns the process exit status (see [`crate::exit::status`]).
+pub fn run<T, F>(common: &CommonOpts, init: F) -> ExitCode
+where
+    T: Serialize + Display,
+    F: for<'obj> FnMut(&'obj mut MaybeUninit<OpenObject>) -> Result<Attached<'obj, T>>,
+{
+    crate::logging::init(common.verbose);
+    match run_loop(common, init) {
+        Ok(st) => ExitCode::from(st),
+        Err(e) => {
+            if let Some(r) = e.downcast_ref::<Refusal>() {
+                log::error!("{r}");
+                ExitCode::from(r.status)
+            } else {
+                log::error!("{e:#}");
+                ExitCode::from(status::FAILURE)
+            }
+        }
+    }
+}
+
+fn run_loop<T, F>(common: &CommonOpts, mut init: F) -> Result<u8>
+where
+    T: Serialize + Display,
+    F: for<'obj> FnMut(&'obj mut MaybeUninit<OpenObject>) -> Result<Attached<'obj, T>>,
+{
+    let shutdown = shutdown_flag()?;
+    let name = ops::program_name();
+    let mut restarts: VecDeque<Instant> = VecDeque::new();
+    loop {
+        let mut storage = MaybeUninit::uninit();
+        let mut attached = init(&mut storage)?;
+        log::info!("{name}: scheduler attached");
+        let info = attached.run_until_exit(common, &shutdown)?;
+        drop(attached);
+        report(&info);
+
+        if info.should_restart() && !shutdown.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            restarts.push_back(now);
+            while restarts.front().is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW) {
+                restarts.pop_front();
+            }
+            if restarts.len() > MAX_RESTARTS {
+                log::error!("{name}: more than {MAX_RESTARTS} restarts in {RESTART_WINDOW:?}, giving up");
+                return Ok(status::UNREGISTERED);
+            }
+            log::info!("{name}: restarting with the same options");
+            continue;
+        }
+        return Ok(info.exit_status());
+    }
+}

@@ -1,0 +1,5 @@
+use anyhow::Result;
+use std::process::ExitCode;
+#[derive(clap::Args)]
+pub struct DemoArgs {}
+pub fn run(_a: DemoArgs) -> Result<ExitCode> { todo!() }

@@ -1,0 +1,5 @@
+use anyhow::Result;
+use std::process::ExitCode;
+#[derive(clap::Args)]
+pub struct GuestArgs {}
+pub fn run(_a: GuestArgs) -> Result<ExitCode> { todo!() }

@@ -1,0 +1,385 @@
+//! Debian sched_ext kernels: the pinned list, `--kernel`/`--kernels` parsing,
+//! fetching into the per-user cache, and finding vmlinuz and config in a tree.
+//!
+//! Cache layout: `<cache>/kernels/<ver>/` holds the unpacked packages
+//! (`dpkg-deb -x`, never `dpkg -i`) and a `.complete` marker written last.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::{apt, paths, util};
+
+/// Pinned trixie-backports kernels, oldest first. All have CONFIG_SCHED_CLASS_EXT=y.
+pub const PINNED: &[&str] = &[
+    "6.16.12", "6.17.13", "6.18.15", "6.19.14", "7.0.13", "7.1.13", "7.2.12", "7.3.4",
+];
+/// The CI set: the oldest and the newest pinned kernel.
+pub const CI: &[&str] = &["6.16.12", "7.3.4"];
+
+const MARKER: &str = ".complete";
+
+pub fn default_version() -> &'static str {
+    PINNED[PINNED.len() - 1]
+}
+
+/// How the user chose a kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelSel {
+    Pinned(String),
+    Path(PathBuf),
+}
+
+/// A kernel ready to boot.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    /// Short name for reports and result directories (the version for pinned kernels).
+    pub label: String,
+    pub vmlinuz: PathBuf,
+    pub config: Option<PathBuf>,
+}
+
+fn known_list() -> String {
+    PINNED.join(", ")
+}
+
+fn looks_like_path(s: &str) -> bool {
+    s.contains('/') || Path::new(s).is_file()
+}
+
+/// Parse one `--kernel` value: a pinned version or a path to a vmlinuz.
+pub fn parse_kernel_arg(s: &str) -> Result<KernelSel> {
+    let s = s.trim();
+    if looks_like_path(s) {
+        let p = std::path::absolute(s).with_context(|| format!("failed to resolve kernel path {s}"))?;
+        if !p.is_file() {
+            bail!("kernel image {} does not exist", p.display());
+        }
+        return Ok(KernelSel::Path(p));
+    }
+    let v = s.strip_prefix('v').unwrap_or(s);
+    if PINNED.contains(&v) {
+        Ok(KernelSel::Pinned(v.to_string()))
+    } else {
+        bail!("unknown kernel version `{s}`; known versions: {} (or pass a path to a vmlinuz)", known_list())
+    }
+}
+
+/// Parse `--kernels`: `ci`, `all`, a comma-separated list of versions, or paths.
+pub fn parse_kernels_list(s: &str) -> Result<Vec<KernelSel>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part {
+            "ci" => out.extend(CI.iter().map(|v| KernelSel::Pinned(v.to_string()))),
+            "all" => out.extend(PINNED.iter().map(|v| KernelSel::Pinned(v.to_string()))),
+            _ => out.push(parse_kernel_arg(part)?),
+        }
+    }
+    if out.is_empty() {
+        bail!("no kernel given; use ci, all, a list of versions ({}) or a path", known_list());
+    }
+    let mut seen = Vec::new();
+    out.retain(|k| {
+        let new = !seen.contains(k);
+        seen.push(k.clone());
+        new
+    });
+    Ok(out)
+}
+
+/// Debian package names for a pinned version.
+fn image_package(ver: &str) -> String {
+    format!("linux-image-{ver}+deb13-amd64")
+}
+
+/// The packages to download: the image plus, from 6.19 on, the split-out
+/// binary/base/modules packages that the image depends on.
+fn packages_for(ver: &str, image_depends: &[String]) -> Vec<String> {
+    let abi = format!("{ver}+deb13-amd64");
+    let mut pkgs = vec![image_package(ver)];
+    for d in image_depends {
+        if d.starts_with("linux-") && d.ends_with(&abi) && !pkgs.contains(d) {
+            pkgs.push(d.clone());
+        }
+    }
+    pkgs
+}
+
+/// A cached, complete kernel of this version, if any.
+pub fn cached(cache_root: &Path, ver: &str) -> Option<Kernel> {
+    let dir = cache_root.join("kernels").join(ver);
+    if !dir.join(MARKER).exists() {
+        return None;
+    }
+    let (vmlinuz, config) = find_in_tree(&dir)?;
+    Some(Kernel { label: ver.to_string(), vmlinuz, config })
+}
+
+/// Find vmlinuz and config in an unpacked package tree: `usr/lib/modules/*/`
+/// (Debian from 6.19) or `boot/` (up to 6.18).
+pub fn find_in_tree(root: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
+    let mods = root.join("usr/lib/modules");
+    if let Ok(rd) = fs::read_dir(&mods) {
+        let mut dirs: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        dirs.sort();
+        for d in dirs {
+            let vmlinuz = d.join("vmlinuz");
+            if vmlinuz.is_file() {
+                let config = Some(d.join("config")).filter(|c| c.is_file());
+                return Some((vmlinuz, config));
+            }
+        }
+    }
+    let boot = root.join("boot");
+    let mut imgs: Vec<PathBuf> = fs::read_dir(&boot)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))
+        .collect();
+    imgs.sort();
+    let vmlinuz = imgs.pop()?;
+    let config = config_beside(&vmlinuz);
+    Some((vmlinuz, config))
+}
+
+/// A config file that sits beside a kernel image: `config`, `config-<suffix>`
+/// for `vmlinuz-<suffix>`, or a build tree's `.config` for `arch/x86/boot/bzImage`.
+pub fn config_beside(image: &Path) -> Option<PathBuf> {
+    let dir = image.parent()?;
+    let name = image.file_name()?.to_string_lossy().into_owned();
+    let mut candidates = vec![dir.join("config")];
+    if let Some(suffix) = name.strip_prefix("vmlinuz-") {
+        candidates.push(dir.join(format!("config-{suffix}")));
+    }
+    if let Some(tree) = dir.ancestors().nth(3) {
+        candidates.push(tree.join(".config"));
+    }
+    candidates.push(dir.join(".config"));
+    candidates.into_iter().find(|c| c.is_file())
+}
+
+/// Is sched_ext built in, according to this config text?
+pub fn config_has_sched_ext(text: &str) -> bool {
+    text.lines().any(|l| l.trim() == "CONFIG_SCHED_CLASS_EXT=y")
+}
+
+fn check_config(config: &Path, what: &str) -> Result<()> {
+    let text = util::read_lossy(config)?;
+    if !config_has_sched_ext(&text) {
+        bail!("{what} is built without sched_ext: {} lacks CONFIG_SCHED_CLASS_EXT=y", config.display());
+    }
+    Ok(())
+}
+
+/// Resolve a selection to a bootable kernel, fetching pinned ones if needed.
+pub fn resolve(sel: &KernelSel) -> Result<Kernel> {
+    match sel {
+        KernelSel::Pinned(v) => fetch(v),
+        KernelSel::Path(p) => {
+            let config = config_beside(p);
+            match &config {
+                Some(c) => check_config(c, &format!("kernel {}", p.display()))?,
+                None => eprintln!(
+                    "xtask: no config found beside {}; cannot check it has CONFIG_SCHED_CLASS_EXT=y",
+                    p.display()
+                ),
+            }
+            Ok(Kernel { label: path_label(p), vmlinuz: p.clone(), config })
+        }
+    }
+}
+
+/// A short, path-safe name for a user-supplied kernel image.
+pub fn path_label(p: &Path) -> String {
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let base = if name == "bzImage" && p.ancestors().nth(3).is_some_and(|a| a.ends_with("arch")) {
+        // A kernel build tree: name it after the tree (`<tree>/arch/x86/boot/bzImage`).
+        p.ancestors()
+            .nth(4)
+            .and_then(|d| d.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "custom".to_string())
+    } else if name == "vmlinuz" || name == "bzImage" || name.is_empty() {
+        p.parent()
+            .and_then(|d| d.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "custom".to_string())
+    } else {
+        name.strip_prefix("vmlinuz-").unwrap_or(&name).to_string()
+    };
+    base.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._+-".contains(c) { c } else { '_' })
+        .collect()
+}
+
+/// Fetch a pinned kernel into the cache (or reuse the cached copy).
+pub fn fetch(ver: &str) -> Result<Kernel> {
+    if !PINNED.contains(&ver) {
+        bail!("unknown kernel version `{ver}`; known versions: {}", known_list());
+    }
+    let cache = paths::cache_root()?;
+    if let Some(k) = cached(&cache, ver) {
+        return Ok(k);
+    }
+    let apt = apt::Apt::prepare(&cache)?;
+    let image = image_package(ver);
+    if !apt.has_package(&image)? {
+        bail!("kernel {ver}: package {image} is not in the {} index", apt::SUITE);
+    }
+    let pkgs = packages_for(ver, &apt.depends(&image)?);
+    eprintln!("xtask: fetching kernel {ver}: {}", pkgs.join(" "));
+
+    let kdir = cache.join("kernels");
+    let pid = std::process::id();
+    let dl = kdir.join(format!(".download-{ver}-{pid}"));
+    let staging = kdir.join(format!(".unpack-{ver}-{pid}"));
+    let result = (|| {
+        for d in [&dl, &staging] {
+            fs::create_dir_all(d).with_context(|| format!("failed to create {}", d.display()))?;
+        }
+        apt.download(&pkgs, &dl)?;
+        let mut debs: Vec<PathBuf> = fs::read_dir(&dl)
+            .with_context(|| format!("failed to list {}", dl.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+            .collect();
+        debs.sort();
+        if debs.len() != pkgs.len() {
+            bail!("kernel {ver}: expected {} packages, apt downloaded {}", pkgs.len(), debs.len());
+        }
+        for deb in &debs {
+            util::run_capture(
+                Command::new("dpkg-deb").arg("-x").arg(deb).arg(&staging),
+                &format!("dpkg-deb -x {}", deb.display()),
+            )?;
+        }
+        let Some((_, config)) = find_in_tree(&staging) else {
+            bail!("kernel {ver}: no vmlinuz found in the unpacked packages");
+        };
+        let Some(config) = config else {
+            bail!("kernel {ver}: no config found in the unpacked packages");
+        };
+        check_config(&config, &format!("kernel {ver}"))?;
+        fs::write(staging.join(MARKER), b"").context("failed to write the .complete marker")?;
+        let dest = kdir.join(ver);
+        if dest.exists() && !dest.join(MARKER).exists() {
+            fs::remove_dir_all(&dest)
+                .with_context(|| format!("failed to remove incomplete {}", dest.display()))?;
+        }
+        // A concurrent fetch may have won the race; its copy is as good as ours.
+        if fs::rename(&staging, &dest).is_err() && !dest.join(MARKER).exists() {
+            bail!("failed to move kernel {ver} into {}", dest.display());
+        }
+        Ok(())
+    })();
+    let _ = fs::remove_dir_all(&dl);
+    let _ = fs::remove_dir_all(&staging);
+    result?;
+    cached(&cache, ver).with_context(|| format!("kernel {ver} missing from the cache after fetching"))
+}
+
+/// Compare two dotted versions numerically.
+pub fn version_key(v: &str) -> Vec<u32> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_is_sorted_and_default_is_newest() {
+        let mut sorted = PINNED.to_vec();
+        sorted.sort_by_key(|v| version_key(v));
+        assert_eq!(sorted, PINNED);
+        assert_eq!(default_version(), "7.3.4");
+        assert!(CI.iter().all(|v| PINNED.contains(v)));
+    }
+
+    #[test]
+    fn kernel_arg() {
+        assert_eq!(parse_kernel_arg("7.3.4").expect("ok"), KernelSel::Pinned("7.3.4".into()));
+        assert_eq!(parse_kernel_arg("v6.16.12").expect("ok"), KernelSel::Pinned("6.16.12".into()));
+        let err = format!("{}", parse_kernel_arg("6.1.0").expect_err("unknown"));
+        assert!(err.contains("unknown kernel version `6.1.0`"), "{err}");
+        assert!(err.contains("6.16.12, 6.17.13"), "{err}");
+        assert!(parse_kernel_arg("/nonexistent/vmlinuz").is_err());
+    }
+
+    #[test]
+    fn kernels_list() {
+        let ci = parse_kernels_list("ci").expect("ci");
+        assert_eq!(ci, vec![KernelSel::Pinned("6.16.12".into()), KernelSel::Pinned("7.3.4".into())]);
+        assert_eq!(parse_kernels_list("all").expect("all").len(), PINNED.len());
+        let l = parse_kernels_list("7.0.13, 6.19.14,7.0.13").expect("list");
+        assert_eq!(l, vec![KernelSel::Pinned("7.0.13".into()), KernelSel::Pinned("6.19.14".into())]);
+        assert!(parse_kernels_list("7.3.4,5.15").is_err());
+        assert!(parse_kernels_list("").is_err());
+        // A real file is taken as a path even without a slash.
+        let f = std::env::temp_dir().join(format!("xtask-vmlinuz-test-{}", std::process::id()));
+        fs::write(&f, b"x").expect("write");
+        let l = parse_kernels_list(&format!("ci,{}", f.display())).expect("path");
+        assert_eq!(l.len(), 3);
+        assert_eq!(l[2], KernelSel::Path(f.clone()));
+        let _ = fs::remove_file(&f);
+    }
+
+    #[test]
+    fn package_set() {
+        assert_eq!(packages_for("6.16.12", &["kmod".into(), "linux-base".into()]), ["linux-image-6.16.12+deb13-amd64"]);
+        let deps: Vec<String> = [
+            "linux-base",
+            "linux-base-7.3.4+deb13-amd64",
+            "linux-binary-7.3.4+deb13-amd64",
+            "linux-modules-7.3.4+deb13-amd64",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            packages_for("7.3.4", &deps),
+            [
+                "linux-image-7.3.4+deb13-amd64",
+                "linux-base-7.3.4+deb13-amd64",
+                "linux-binary-7.3.4+deb13-amd64",
+                "linux-modules-7.3.4+deb13-amd64"
+            ]
+        );
+    }
+
+    #[test]
+    fn config_check() {
+        assert!(config_has_sched_ext("CONFIG_FOO=y\nCONFIG_SCHED_CLASS_EXT=y\n"));
+        assert!(!config_has_sched_ext("# CONFIG_SCHED_CLASS_EXT is not set\n"));
+    }
+
+    #[test]
+    fn labels_for_paths() {
+        assert_eq!(path_label(Path::new("/boot/vmlinuz-6.1.0-18-amd64")), "6.1.0-18-amd64");
+        assert_eq!(path_label(Path::new("/x/usr/lib/modules/7.3.4+deb13-amd64/vmlinuz")), "7.3.4+deb13-amd64");
+        assert_eq!(path_label(Path::new("/src/linux/arch/x86/boot/bzImage")), "linux");
+    }
+
+    #[test]
+    fn tree_layouts() {
+        let root = std::env::temp_dir().join(format!("xtask-tree-test-{}", std::process::id()));
+        let new = root.join("new/usr/lib/modules/7.3.4+deb13-amd64");
+        fs::create_dir_all(&new).expect("mkdir");
+        fs::write(new.join("vmlinuz"), b"k").expect("write");
+        fs::write(new.join("config"), b"CONFIG_SCHED_CLASS_EXT=y\n").expect("write");
+        let (v, c) = find_in_tree(&root.join("new")).expect("found");
+        assert_eq!(v, new.join("vmlinuz"));
+        assert_eq!(c, Some(new.join("config")));
+
+        let boot = root.join("old/boot");
+        fs::create_dir_all(&boot).expect("mkdir");
+        fs::write(boot.join("vmlinuz-6.16.12+deb13-amd64"), b"k").expect("write");
+        fs::write(boot.join("config-6.16.12+deb13-amd64"), b"x").expect("write");
+        let (v, c) = find_in_tree(&root.join("old")).expect("found");
+        assert_eq!(v, boot.join("vmlinuz-6.16.12+deb13-amd64"));
+        assert_eq!(c, Some(boot.join("config-6.16.12+deb13-amd64")));
+        let _ = fs::remove_dir_all(&root);
+    }
+}
