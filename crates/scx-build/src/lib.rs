@@ -79,8 +79,12 @@ fn build(manifest_dir: &Path, out_dir: &Path) -> Result<()> {
     }
 
     let clang = find_clang()?;
+    // Paths relative to the workspace in __FILE__ (scx_bpf_error()'s "file:line:")
+    // and in debug info, whatever directory the tree was built in.
+    let root = include.parent().unwrap_or(&include).canonicalize().context("failed to resolve the workspace root")?;
     let mut cmd = Command::new(&clang);
     cmd.args(["-g", "-O2", "-target", "bpf", "-mcpu=v3", "-Wall", "-fno-stack-protector"])
+        .arg(format!("-ffile-prefix-map={}/=", root.display()))
         .arg(format!("-D__TARGET_ARCH_{arch}"))
         .arg("-I")
         .arg(&include)
