@@ -76,12 +76,19 @@ printf '#include <scx/user_exit_info.h>\n_Static_assert(sizeof(struct user_exit_
 	fail "user_exit_info.h is not usable from user space"
 pass "user_exit_info.h builds for user space, struct is 1168 bytes"
 
+# 4. compat.bpf.h may be included first, and both headers twice.
+printf '#include <scx/compat.bpf.h>\n#include <scx/common.bpf.h>\n#include <scx/compat.bpf.h>\nchar _license[] SEC("license") = "GPL";\n' |
+	"$clang" -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -x c \
+		-I "$inc" -I "$inc/vmlinux/x86" -I "$libbpf_inc" -Wall -Werror -c - -o "$tmp/order.o" ||
+	fail "including compat.bpf.h before common.bpf.h does not compile"
+pass "headers compile in either include order"
+
 readelf=$(command -v llvm-readelf-19 || command -v llvm-readelf || command -v readelf) ||
 	fail "no readelf"
 "$readelf" -S -W "$obj" >"$tmp/sections"
 "$readelf" -s -W "$obj" >"$tmp/symbols"
 
-# 4. The UEI globals sit alone in their own sections.
+# 5. The UEI globals sit alone in their own sections.
 for sec in .data.uei .data.uei_dump .rodata.uei .struct_ops.link; do
 	grep -qE " \\$sec +PROGBITS" "$tmp/sections" || fail "section $sec missing"
 done
@@ -99,7 +106,7 @@ check_alone .data.uei_dump uei_dump 1
 check_alone .rodata.uei uei_dump_len 4
 pass "UEI sections .data.uei, .data.uei_dump, .rodata.uei each hold one variable"
 
-# 5. Every kfunc extern is weak, and none names a kfunc that is gone or
+# 6. Every kfunc extern is weak, and none names a kfunc that is gone or
 #    deprecated on some supported kernel under its own name.
 strong=$(awk '$7 == "UND" && $5 == "GLOBAL" { print $8 }' "$tmp/symbols")
 [ -z "$strong" ] || fail "strong extern(s): $strong"
@@ -110,7 +117,7 @@ if awk '$7 == "UND" { print $8 }' "$tmp/symbols" |
 fi
 pass "no plain-name extern to a removed kfunc"
 
-# 6. libbpf's static linker and skeleton generator accept the object.
+# 7. libbpf's static linker and skeleton generator accept the object.
 if command -v bpftool >/dev/null; then
 	bpftool gen object "$tmp/linked.bpf.o" "$obj" ||
 		fail "bpftool gen object rejected the object"

@@ -184,9 +184,12 @@ void BPF_STRUCT_OPS(test_running, struct task_struct *p)
 
 void BPF_STRUCT_OPS(test_stopping, struct task_struct *p, bool runnable)
 {
-	u64 used = slice_ns - min(p->scx.slice, slice_ns);
+	u64 used = slice_ns - clamp(p->scx.slice, (u64)0, slice_ns);
 
-	scx_bpf_task_set_dsq_vtime(p, p->scx.dsq_vtime + used * 100 / p->scx.weight);
+	if (unlikely(!p->scx.weight))
+		return;
+	if (likely(used))
+		scx_bpf_task_set_dsq_vtime(p, p->scx.dsq_vtime + used * 100 / p->scx.weight);
 }
 
 void BPF_STRUCT_OPS(test_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
