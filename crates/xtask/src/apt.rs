@@ -27,8 +27,18 @@ const MAX_LIST_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Debian release names and aliases; a suite counts as Debian when its part
 /// before the first `-` is one of these.
 const DEBIAN_SUITES: &[&str] = &[
-    "buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid", "oldoldstable",
-    "oldstable", "stable", "testing", "unstable",
+    "buster",
+    "bullseye",
+    "bookworm",
+    "trixie",
+    "forky",
+    "duke",
+    "sid",
+    "oldoldstable",
+    "oldstable",
+    "stable",
+    "testing",
+    "unstable",
 ];
 
 /// One `deb` source as written in the system configuration.
@@ -69,7 +79,11 @@ pub fn parse_deb822(text: &str) -> Vec<Source> {
             .map(str::to_string)
             .collect();
         for uri in field("URIs").unwrap_or("").split_whitespace() {
-            out.push(Source { uri: uri.to_string(), suites: suites.clone(), signed_by: signed_by.clone() });
+            out.push(Source {
+                uri: uri.to_string(),
+                suites: suites.clone(),
+                signed_by: signed_by.clone(),
+            });
         }
     }
     out
@@ -112,7 +126,9 @@ pub fn parse_one_line(text: &str) -> Vec<Source> {
     let mut out = Vec::new();
     for raw in text.lines() {
         let line = raw.split('#').next().unwrap_or("").trim();
-        let Some(rest) = line.strip_prefix("deb") else { continue };
+        let Some(rest) = line.strip_prefix("deb") else {
+            continue;
+        };
         // `deb-src` and other words that merely start with "deb" are skipped.
         if !rest.starts_with([' ', '\t']) {
             continue;
@@ -120,7 +136,9 @@ pub fn parse_one_line(text: &str) -> Vec<Source> {
         let mut rest = rest.trim_start();
         let mut signed_by = None;
         if let Some(after) = rest.strip_prefix('[') {
-            let Some((opts, tail)) = after.split_once(']') else { continue };
+            let Some((opts, tail)) = after.split_once(']') else {
+                continue;
+            };
             for opt in opts.split_whitespace() {
                 if let Some(v) = opt.strip_prefix("signed-by=") {
                     signed_by = Some(v.to_string());
@@ -129,8 +147,14 @@ pub fn parse_one_line(text: &str) -> Vec<Source> {
             rest = tail.trim_start();
         }
         let mut words = rest.split_whitespace();
-        let (Some(uri), Some(suite)) = (words.next(), words.next()) else { continue };
-        out.push(Source { uri: uri.to_string(), suites: vec![suite.to_string()], signed_by });
+        let (Some(uri), Some(suite)) = (words.next(), words.next()) else {
+            continue;
+        };
+        out.push(Source {
+            uri: uri.to_string(),
+            suites: vec![suite.to_string()],
+            signed_by,
+        });
     }
     out
 }
@@ -145,7 +169,9 @@ fn is_debian_release_suite(suite: &str) -> bool {
 
 /// The first source whose suite is a Debian release (not `-security`).
 pub fn pick_debian(sources: &[Source]) -> Option<&Source> {
-    sources.iter().find(|s| s.suites.iter().any(|x| is_debian_release_suite(x)))
+    sources
+        .iter()
+        .find(|s| s.suites.iter().any(|x| is_debian_release_suite(x)))
 }
 
 /// Read the system's sources: deb822 files, then `sources.list`, then `.list` files.
@@ -157,11 +183,17 @@ fn system_sources(etc_apt: &Path) -> Vec<Source> {
     entries.sort();
     let mut out = Vec::new();
     let read = |p: &Path| fs::read_to_string(p).unwrap_or_default();
-    for p in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "sources")) {
+    for p in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "sources"))
+    {
         out.extend(parse_deb822(&read(p)));
     }
     out.extend(parse_one_line(&read(&etc_apt.join("sources.list"))));
-    for p in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "list")) {
+    for p in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "list"))
+    {
         out.extend(parse_one_line(&read(p)));
     }
     out
@@ -212,7 +244,9 @@ impl Apt {
             bail!("apt keyring {keyring} is missing; install the debian-archive-keyring package");
         }
         let list = dir.join("sources.list");
-        let changed = fs::read_to_string(&list).map(|old| old != line).unwrap_or(true);
+        let changed = fs::read_to_string(&list)
+            .map(|old| old != line)
+            .unwrap_or(true);
         if changed {
             util::write_atomic(&list, line.as_bytes())?;
         }
@@ -260,7 +294,10 @@ impl Apt {
     }
 
     fn update(&self) -> Result<()> {
-        eprintln!("xtask: updating the private {SUITE} package lists in {}", self.dir.display());
+        eprintln!(
+            "xtask: updating the private {SUITE} package lists in {}",
+            self.dir.display()
+        );
         let out = Command::new("apt-get")
             .args(self.opts())
             .args(["-q", "update"])
@@ -279,16 +316,20 @@ impl Apt {
     pub fn has_package(&self, name: &str) -> Result<bool> {
         let pattern = format!("^{}$", name.replace('.', r"\.").replace('+', r"\+"));
         let out = util::run_capture(
-            Command::new("apt-cache").args(self.opts()).args(["search", "--names-only", &pattern]),
+            Command::new("apt-cache")
+                .args(self.opts())
+                .args(["search", "--names-only", &pattern]),
             "apt-cache search",
         )?;
         Ok(out.lines().any(|l| l.split(" - ").next() == Some(name)))
     }
 
     /// Direct dependencies of a package (names only, virtual `<...>` ones dropped).
-    pub fn depends(&self, name: &str) -> Result<Vec<String>> {
+    pub fn depends(&self, name: &str) -> Result<Vec<Dep>> {
         let out = util::run_capture(
-            Command::new("apt-cache").args(self.opts()).args(["depends", name]),
+            Command::new("apt-cache")
+                .args(self.opts())
+                .args(["depends", name]),
             "apt-cache depends",
         )?;
         Ok(parse_depends(&out))
@@ -314,15 +355,29 @@ impl Apt {
     }
 }
 
-/// Names from `apt-cache depends` output: `Depends:` and `PreDepends:` lines
-/// that name a real package.
-pub fn parse_depends(text: &str) -> Vec<String> {
+/// One dependency from `apt-cache depends`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dep {
+    pub name: String,
+    /// False for `<name>`: no package of that name is in the index (a virtual
+    /// package, or one the archive no longer lists).
+    pub listed: bool,
+}
+
+/// `Depends:` and `PreDepends:` entries of `apt-cache depends` output.
+pub fn parse_depends(text: &str) -> Vec<Dep> {
     text.lines()
         .filter_map(|l| {
             let l = l.trim_start().trim_start_matches('|');
-            let rest = l.strip_prefix("Depends:").or_else(|| l.strip_prefix("PreDepends:"))?;
+            let rest = l
+                .strip_prefix("Depends:")
+                .or_else(|| l.strip_prefix("PreDepends:"))?;
             let name = rest.trim();
-            (!name.starts_with('<') && !name.is_empty()).then(|| name.to_string())
+            let bare = name.trim_start_matches('<').trim_end_matches('>');
+            (!bare.is_empty()).then(|| Dep {
+                name: bare.to_string(),
+                listed: !name.starts_with('<'),
+            })
         })
         .collect()
 }
@@ -352,7 +407,10 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
         assert_eq!(s.len(), 2);
         let d = pick_debian(&s).expect("debian entry");
         assert_eq!(d.uri, "http://mirror.invalid/debian");
-        assert_eq!(d.signed_by.as_deref(), Some("/usr/share/keyrings/debian-archive-keyring.gpg"));
+        assert_eq!(
+            d.signed_by.as_deref(),
+            Some("/usr/share/keyrings/debian-archive-keyring.gpg")
+        );
         assert_eq!(
             private_source_line(&s, None).expect("line"),
             "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] \
@@ -388,7 +446,9 @@ Signed-By:
         let d = pick_debian(&s).expect("debian entry");
         assert_eq!(d.uri, "http://d.invalid/debian");
         assert_eq!(d.signed_by, None);
-        assert!(private_source_line(&s, None).expect("line").contains(DEFAULT_KEYRING));
+        assert!(private_source_line(&s, None)
+            .expect("line")
+            .contains(DEFAULT_KEYRING));
     }
 
     #[test]
@@ -414,7 +474,12 @@ deb http://c.invalid/debian bookworm-updates main
         let err = private_source_line(&s, None).expect_err("no debian entry");
         assert!(format!("{err}").contains(MIRROR_ENV));
         let line = private_source_line(&s, Some("http://m.invalid/debian")).expect("override");
-        assert_eq!(line, format!("deb [signed-by={DEFAULT_KEYRING}] http://m.invalid/debian trixie-backports main\n"));
+        assert_eq!(
+            line,
+            format!(
+                "deb [signed-by={DEFAULT_KEYRING}] http://m.invalid/debian trixie-backports main\n"
+            )
+        );
     }
 
     #[test]
@@ -437,9 +502,23 @@ linux-image-7.3.4+deb13-amd64
   Breaks: <fwupdate>
   Suggests: linux-doc-7.3
 ";
+        let deps = parse_depends(text);
+        let listed: Vec<&str> = deps
+            .iter()
+            .filter(|d| d.listed)
+            .map(|d| d.name.as_str())
+            .collect();
         assert_eq!(
-            parse_depends(text),
-            ["linux-base", "linux-base-7.3.4+deb13-amd64", "linux-binary-7.3.4+deb13-amd64"]
+            listed,
+            [
+                "linux-base",
+                "linux-base-7.3.4+deb13-amd64",
+                "linux-binary-7.3.4+deb13-amd64"
+            ]
         );
+        assert!(deps.contains(&Dep {
+            name: "dracut".into(),
+            listed: false
+        }));
     }
 }

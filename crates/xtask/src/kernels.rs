@@ -38,7 +38,6 @@ pub struct Kernel {
     /// Short name for reports and result directories (the version for pinned kernels).
     pub label: String,
     pub vmlinuz: PathBuf,
-    pub config: Option<PathBuf>,
 }
 
 fn known_list() -> String {
@@ -53,7 +52,8 @@ fn looks_like_path(s: &str) -> bool {
 pub fn parse_kernel_arg(s: &str) -> Result<KernelSel> {
     let s = s.trim();
     if looks_like_path(s) {
-        let p = std::path::absolute(s).with_context(|| format!("failed to resolve kernel path {s}"))?;
+        let p =
+            std::path::absolute(s).with_context(|| format!("failed to resolve kernel path {s}"))?;
         if !p.is_file() {
             bail!("kernel image {} does not exist", p.display());
         }
@@ -63,7 +63,10 @@ pub fn parse_kernel_arg(s: &str) -> Result<KernelSel> {
     if PINNED.contains(&v) {
         Ok(KernelSel::Pinned(v.to_string()))
     } else {
-        bail!("unknown kernel version `{s}`; known versions: {} (or pass a path to a vmlinuz)", known_list())
+        bail!(
+            "unknown kernel version `{s}`; known versions: {} (or pass a path to a vmlinuz)",
+            known_list()
+        )
     }
 }
 
@@ -78,7 +81,10 @@ pub fn parse_kernels_list(s: &str) -> Result<Vec<KernelSel>> {
         }
     }
     if out.is_empty() {
-        bail!("no kernel given; use ci, all, a list of versions ({}) or a path", known_list());
+        bail!(
+            "no kernel given; use ci, all, a list of versions ({}) or a path",
+            known_list()
+        );
     }
     let mut seen = Vec::new();
     out.retain(|k| {
@@ -95,16 +101,37 @@ fn image_package(ver: &str) -> String {
 }
 
 /// The packages to download: the image plus, from 6.19 on, the split-out
-/// binary/base/modules packages that the image depends on.
-fn packages_for(ver: &str, image_depends: &[String]) -> Vec<String> {
+/// binary/base/modules packages that the image depends on. Also returns the
+/// ones the image depends on that the index no longer lists; whether the
+/// kernel is still usable without them is decided on the unpacked content.
+fn packages_for(ver: &str, image_depends: &[apt::Dep]) -> (Vec<String>, Vec<String>) {
     let abi = format!("{ver}+deb13-amd64");
     let mut pkgs = vec![image_package(ver)];
+    let mut unlisted = Vec::new();
     for d in image_depends {
-        if d.starts_with("linux-") && d.ends_with(&abi) && !pkgs.contains(d) {
-            pkgs.push(d.clone());
+        if d.name.starts_with("linux-") && d.name.ends_with(&abi) && !pkgs.contains(&d.name) {
+            if d.listed {
+                pkgs.push(d.name.clone());
+            } else {
+                unlisted.push(d.name.clone());
+            }
         }
     }
-    pkgs
+    (pkgs, unlisted)
+}
+
+/// Does the unpacked tree hold kernel modules? Debian builds 9p and the
+/// virtio transports as modules, so without them the guest cannot mount the
+/// shared root filesystem.
+fn has_modules(root: &Path) -> bool {
+    ["usr/lib/modules", "lib/modules"].iter().any(|m| {
+        fs::read_dir(root.join(m))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .any(|e| e.path().join("kernel").is_dir())
+            })
+            .unwrap_or(false)
+    })
 }
 
 /// A cached, complete kernel of this version, if any.
@@ -113,34 +140,42 @@ pub fn cached(cache_root: &Path, ver: &str) -> Option<Kernel> {
     if !dir.join(MARKER).exists() {
         return None;
     }
-    let (vmlinuz, config) = find_in_tree(&dir)?;
-    Some(Kernel { label: ver.to_string(), vmlinuz, config })
+    let (vmlinuz, _) = find_in_tree(&dir)?;
+    Some(Kernel {
+        label: ver.to_string(),
+        vmlinuz,
+    })
 }
 
 /// Find vmlinuz and config in an unpacked package tree: `usr/lib/modules/*/`
 /// (Debian from 6.19) or `boot/` (up to 6.18).
 pub fn find_in_tree(root: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
-    let mods = root.join("usr/lib/modules");
-    if let Ok(rd) = fs::read_dir(&mods) {
-        let mut dirs: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        dirs.sort();
-        for d in dirs {
-            let vmlinuz = d.join("vmlinuz");
-            if vmlinuz.is_file() {
-                let config = Some(d.join("config")).filter(|c| c.is_file());
-                return Some((vmlinuz, config));
-            }
-        }
-    }
-    let boot = root.join("boot");
-    let mut imgs: Vec<PathBuf> = fs::read_dir(&boot)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))
-        .collect();
-    imgs.sort();
-    let vmlinuz = imgs.pop()?;
-    let config = config_beside(&vmlinuz);
+    let mut module_dirs: Vec<PathBuf> = fs::read_dir(root.join("usr/lib/modules"))
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    module_dirs.sort();
+    let mut boot: Vec<PathBuf> = fs::read_dir(root.join("boot"))
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    boot.sort();
+    let named = |prefix: &str| {
+        boot.iter()
+            .rfind(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            })
+            .cloned()
+    };
+    let vmlinuz = module_dirs
+        .iter()
+        .map(|d| d.join("vmlinuz"))
+        .find(|v| v.is_file())
+        .or_else(|| named("vmlinuz-"))?;
+    let config = module_dirs
+        .iter()
+        .map(|d| d.join("config"))
+        .find(|c| c.is_file())
+        .or_else(|| named("config-"));
     Some((vmlinuz, config))
 }
 
@@ -168,9 +203,46 @@ pub fn config_has_sched_ext(text: &str) -> bool {
 fn check_config(config: &Path, what: &str) -> Result<()> {
     let text = util::read_lossy(config)?;
     if !config_has_sched_ext(&text) {
-        bail!("{what} is built without sched_ext: {} lacks CONFIG_SCHED_CLASS_EXT=y", config.display());
+        bail!(
+            "{what} is built without sched_ext: {} lacks CONFIG_SCHED_CLASS_EXT=y",
+            config.display()
+        );
     }
     Ok(())
+}
+
+/// Generate modules.dep and friends now (Debian packages do not ship them),
+/// instead of vng doing it on the first boot, where it costs half a minute.
+/// Best effort: vng still does it itself when this fails.
+fn depmod(root: &Path) {
+    let Some(depmod) = ["depmod", "/usr/sbin/depmod", "/sbin/depmod"]
+        .iter()
+        .find(|c| c.contains('/') && util::is_executable(Path::new(c)) || util::on_path(c))
+    else {
+        return;
+    };
+    for base in [root.join("usr"), root.to_path_buf()] {
+        let Ok(rd) = fs::read_dir(base.join("lib/modules")) else {
+            continue;
+        };
+        for e in rd.filter_map(|e| e.ok()) {
+            let kver = e.file_name().to_string_lossy().into_owned();
+            if !e.path().join("kernel").is_dir() {
+                continue;
+            }
+            let ok = Command::new(depmod)
+                .args(["-a", "-b"])
+                .arg(&base)
+                .arg(&kver)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                eprintln!("xtask: depmod for {kver} failed; vng will retry on the first boot");
+            }
+        }
+        return;
+    }
 }
 
 /// Resolve a selection to a bootable kernel, fetching pinned ones if needed.
@@ -186,14 +258,20 @@ pub fn resolve(sel: &KernelSel) -> Result<Kernel> {
                     p.display()
                 ),
             }
-            Ok(Kernel { label: path_label(p), vmlinuz: p.clone(), config })
+            Ok(Kernel {
+                label: path_label(p),
+                vmlinuz: p.clone(),
+            })
         }
     }
 }
 
 /// A short, path-safe name for a user-supplied kernel image.
 pub fn path_label(p: &Path) -> String {
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let base = if name == "bzImage" && p.ancestors().nth(3).is_some_and(|a| a.ends_with("arch")) {
         // A kernel build tree: name it after the tree (`<tree>/arch/x86/boot/bzImage`).
         p.ancestors()
@@ -210,14 +288,23 @@ pub fn path_label(p: &Path) -> String {
         name.strip_prefix("vmlinuz-").unwrap_or(&name).to_string()
     };
     base.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._+-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
 /// Fetch a pinned kernel into the cache (or reuse the cached copy).
 pub fn fetch(ver: &str) -> Result<Kernel> {
     if !PINNED.contains(&ver) {
-        bail!("unknown kernel version `{ver}`; known versions: {}", known_list());
+        bail!(
+            "unknown kernel version `{ver}`; known versions: {}",
+            known_list()
+        );
     }
     let cache = paths::cache_root()?;
     if let Some(k) = cached(&cache, ver) {
@@ -226,9 +313,12 @@ pub fn fetch(ver: &str) -> Result<Kernel> {
     let apt = apt::Apt::prepare(&cache)?;
     let image = image_package(ver);
     if !apt.has_package(&image)? {
-        bail!("kernel {ver}: package {image} is not in the {} index", apt::SUITE);
+        bail!(
+            "kernel {ver}: package {image} is not in the {} index",
+            apt::SUITE
+        );
     }
-    let pkgs = packages_for(ver, &apt.depends(&image)?);
+    let (pkgs, unlisted) = packages_for(ver, &apt.depends(&image)?);
     eprintln!("xtask: fetching kernel {ver}: {}", pkgs.join(" "));
 
     let kdir = cache.join("kernels");
@@ -247,7 +337,11 @@ pub fn fetch(ver: &str) -> Result<Kernel> {
             .collect();
         debs.sort();
         if debs.len() != pkgs.len() {
-            bail!("kernel {ver}: expected {} packages, apt downloaded {}", pkgs.len(), debs.len());
+            bail!(
+                "kernel {ver}: expected {} packages, apt downloaded {}",
+                pkgs.len(),
+                debs.len()
+            );
         }
         for deb in &debs {
             util::run_capture(
@@ -255,13 +349,38 @@ pub fn fetch(ver: &str) -> Result<Kernel> {
                 &format!("dpkg-deb -x {}", deb.display()),
             )?;
         }
-        let Some((_, config)) = find_in_tree(&staging) else {
-            bail!("kernel {ver}: no vmlinuz found in the unpacked packages");
+        let (vmlinuz, config) = match find_in_tree(&staging) {
+            Some((v, c)) => (Some(v), c),
+            None => (None, None),
         };
-        let Some(config) = config else {
-            bail!("kernel {ver}: no config found in the unpacked packages");
-        };
+        let mut lacking = Vec::new();
+        if vmlinuz.is_none() {
+            lacking.push("vmlinuz");
+        }
+        if config.is_none() {
+            lacking.push("config");
+        }
+        if !has_modules(&staging) {
+            lacking.push("modules");
+        }
+        if !lacking.is_empty() {
+            let why = if unlisted.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {image} depends on {}, which the {} index no longer lists",
+                    unlisted.join(" and "),
+                    apt::SUITE
+                )
+            };
+            bail!(
+                "kernel {ver} cannot be assembled: its packages lack {}{why}",
+                lacking.join(", ")
+            );
+        }
+        let config = config.context("config checked above")?;
         check_config(&config, &format!("kernel {ver}"))?;
+        depmod(&staging);
         fs::write(staging.join(MARKER), b"").context("failed to write the .complete marker")?;
         let dest = kdir.join(ver);
         if dest.exists() && !dest.join(MARKER).exists() {
@@ -277,17 +396,17 @@ pub fn fetch(ver: &str) -> Result<Kernel> {
     let _ = fs::remove_dir_all(&dl);
     let _ = fs::remove_dir_all(&staging);
     result?;
-    cached(&cache, ver).with_context(|| format!("kernel {ver} missing from the cache after fetching"))
-}
-
-/// Compare two dotted versions numerically.
-pub fn version_key(v: &str) -> Vec<u32> {
-    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+    cached(&cache, ver)
+        .with_context(|| format!("kernel {ver} missing from the cache after fetching"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn version_key(v: &str) -> Vec<u32> {
+        v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+    }
 
     #[test]
     fn pinned_is_sorted_and_default_is_newest() {
@@ -300,8 +419,14 @@ mod tests {
 
     #[test]
     fn kernel_arg() {
-        assert_eq!(parse_kernel_arg("7.3.4").expect("ok"), KernelSel::Pinned("7.3.4".into()));
-        assert_eq!(parse_kernel_arg("v6.16.12").expect("ok"), KernelSel::Pinned("6.16.12".into()));
+        assert_eq!(
+            parse_kernel_arg("7.3.4").expect("ok"),
+            KernelSel::Pinned("7.3.4".into())
+        );
+        assert_eq!(
+            parse_kernel_arg("v6.16.12").expect("ok"),
+            KernelSel::Pinned("6.16.12".into())
+        );
         let err = format!("{}", parse_kernel_arg("6.1.0").expect_err("unknown"));
         assert!(err.contains("unknown kernel version `6.1.0`"), "{err}");
         assert!(err.contains("6.16.12, 6.17.13"), "{err}");
@@ -311,10 +436,22 @@ mod tests {
     #[test]
     fn kernels_list() {
         let ci = parse_kernels_list("ci").expect("ci");
-        assert_eq!(ci, vec![KernelSel::Pinned("6.16.12".into()), KernelSel::Pinned("7.3.4".into())]);
+        assert_eq!(
+            ci,
+            vec![
+                KernelSel::Pinned("6.16.12".into()),
+                KernelSel::Pinned("7.3.4".into())
+            ]
+        );
         assert_eq!(parse_kernels_list("all").expect("all").len(), PINNED.len());
         let l = parse_kernels_list("7.0.13, 6.19.14,7.0.13").expect("list");
-        assert_eq!(l, vec![KernelSel::Pinned("7.0.13".into()), KernelSel::Pinned("6.19.14".into())]);
+        assert_eq!(
+            l,
+            vec![
+                KernelSel::Pinned("7.0.13".into()),
+                KernelSel::Pinned("6.19.14".into())
+            ]
+        );
         assert!(parse_kernels_list("7.3.4,5.15").is_err());
         assert!(parse_kernels_list("").is_err());
         // A real file is taken as a path even without a slash.
@@ -328,18 +465,43 @@ mod tests {
 
     #[test]
     fn package_set() {
-        assert_eq!(packages_for("6.16.12", &["kmod".into(), "linux-base".into()]), ["linux-image-6.16.12+deb13-amd64"]);
-        let deps: Vec<String> = [
-            "linux-base",
-            "linux-base-7.3.4+deb13-amd64",
-            "linux-binary-7.3.4+deb13-amd64",
-            "linux-modules-7.3.4+deb13-amd64",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let dep = |n: &str, listed: bool| apt::Dep {
+            name: n.into(),
+            listed,
+        };
         assert_eq!(
-            packages_for("7.3.4", &deps),
+            packages_for("6.16.12", &[dep("kmod", true), dep("linux-base", true)]).0,
+            ["linux-image-6.16.12+deb13-amd64"]
+        );
+        let deps = [
+            dep("linux-base", true),
+            dep("initramfs-tools", false),
+            dep("linux-base-7.3.4+deb13-amd64", true),
+            dep("linux-binary-7.3.4+deb13-amd64", true),
+            dep("linux-modules-7.3.4+deb13-amd64", true),
+        ];
+        let missing = [
+            dep("linux-base-6.19.14+deb13-amd64", false),
+            dep("linux-binary-6.19.14+deb13-amd64", true),
+            dep("linux-modules-6.19.14+deb13-amd64", false),
+        ];
+        let (pkgs, unlisted) = packages_for("6.19.14", &missing);
+        assert_eq!(
+            pkgs,
+            [
+                "linux-image-6.19.14+deb13-amd64",
+                "linux-binary-6.19.14+deb13-amd64"
+            ]
+        );
+        assert_eq!(
+            unlisted,
+            [
+                "linux-base-6.19.14+deb13-amd64",
+                "linux-modules-6.19.14+deb13-amd64"
+            ]
+        );
+        assert_eq!(
+            packages_for("7.3.4", &deps).0,
             [
                 "linux-image-7.3.4+deb13-amd64",
                 "linux-base-7.3.4+deb13-amd64",
@@ -351,15 +513,28 @@ mod tests {
 
     #[test]
     fn config_check() {
-        assert!(config_has_sched_ext("CONFIG_FOO=y\nCONFIG_SCHED_CLASS_EXT=y\n"));
-        assert!(!config_has_sched_ext("# CONFIG_SCHED_CLASS_EXT is not set\n"));
+        assert!(config_has_sched_ext(
+            "CONFIG_FOO=y\nCONFIG_SCHED_CLASS_EXT=y\n"
+        ));
+        assert!(!config_has_sched_ext(
+            "# CONFIG_SCHED_CLASS_EXT is not set\n"
+        ));
     }
 
     #[test]
     fn labels_for_paths() {
-        assert_eq!(path_label(Path::new("/boot/vmlinuz-6.1.0-18-amd64")), "6.1.0-18-amd64");
-        assert_eq!(path_label(Path::new("/x/usr/lib/modules/7.3.4+deb13-amd64/vmlinuz")), "7.3.4+deb13-amd64");
-        assert_eq!(path_label(Path::new("/src/linux/arch/x86/boot/bzImage")), "linux");
+        assert_eq!(
+            path_label(Path::new("/boot/vmlinuz-6.1.0-18-amd64")),
+            "6.1.0-18-amd64"
+        );
+        assert_eq!(
+            path_label(Path::new("/x/usr/lib/modules/7.3.4+deb13-amd64/vmlinuz")),
+            "7.3.4+deb13-amd64"
+        );
+        assert_eq!(
+            path_label(Path::new("/src/linux/arch/x86/boot/bzImage")),
+            "linux"
+        );
     }
 
     #[test]
@@ -380,6 +555,27 @@ mod tests {
         let (v, c) = find_in_tree(&root.join("old")).expect("found");
         assert_eq!(v, boot.join("vmlinuz-6.16.12+deb13-amd64"));
         assert_eq!(c, Some(boot.join("config-6.16.12+deb13-amd64")));
+        assert!(!has_modules(&root.join("old")));
+        fs::create_dir_all(root.join("old/usr/lib/modules/6.16.12+deb13-amd64/kernel"))
+            .expect("mkdir");
+        assert!(has_modules(&root.join("old")));
+
+        // vmlinuz in boot/ (linux-binary), config under usr/lib/modules (linux-base).
+        let split = root.join("split");
+        fs::create_dir_all(split.join("boot")).expect("mkdir");
+        fs::create_dir_all(split.join("usr/lib/modules/6.19.14+deb13-amd64")).expect("mkdir");
+        fs::write(split.join("boot/vmlinuz-6.19.14+deb13-amd64"), b"k").expect("write");
+        fs::write(
+            split.join("usr/lib/modules/6.19.14+deb13-amd64/config"),
+            b"x",
+        )
+        .expect("write");
+        let (v, c) = find_in_tree(&split).expect("found");
+        assert_eq!(v, split.join("boot/vmlinuz-6.19.14+deb13-amd64"));
+        assert_eq!(
+            c,
+            Some(split.join("usr/lib/modules/6.19.14+deb13-amd64/config"))
+        );
         let _ = fs::remove_dir_all(&root);
     }
 }

@@ -33,7 +33,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::kernels::KernelSel;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Developer tool of the scx suite: kernels, VMs, demo and test")]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Developer tool of the scx suite: kernels, VMs, demo and test"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -94,6 +98,9 @@ struct VmArgs {
     /// oops the guest there; only for timing runs)
     #[arg(long)]
     mttcg: bool,
+    /// Show the guest kernel's console (boot messages) on stderr
+    #[arg(long)]
+    console: bool,
     /// Command to run in the guest
     #[arg(last = true, required = true)]
     command: Vec<String>,
@@ -125,7 +132,7 @@ fn kernels_cmd(cmd: KernelsCmd) -> Result<ExitCode> {
     match cmd {
         KernelsCmd::List => {
             let cache = paths::cache_root()?;
-            println!("{:<10} {:<7} {:<8} path", "version", "cached", "set");
+            println!("{:<10} {:<7} {:<11} path", "version", "cached", "set");
             for v in kernels::PINNED {
                 let tags: Vec<&str> = [
                     (kernels::CI.contains(v), "ci"),
@@ -141,7 +148,7 @@ fn kernels_cmd(cmd: KernelsCmd) -> Result<ExitCode> {
                     None => "-".to_string(),
                 };
                 println!(
-                    "{:<10} {:<7} {:<8} {}",
+                    "{:<10} {:<7} {:<11} {}",
                     v,
                     if cached.is_some() { "yes" } else { "no" },
                     tags.join(","),
@@ -160,7 +167,10 @@ fn kernels_cmd(cmd: KernelsCmd) -> Result<ExitCode> {
                         match sel {
                             KernelSel::Pinned(p) => out.push(p),
                             KernelSel::Path(p) => {
-                                bail!("`kernels fetch` takes pinned versions, not a path ({})", p.display())
+                                bail!(
+                                    "`kernels fetch` takes pinned versions, not a path ({})",
+                                    p.display()
+                                )
                             }
                         }
                     }
@@ -168,11 +178,21 @@ fn kernels_cmd(cmd: KernelsCmd) -> Result<ExitCode> {
                 out.dedup();
                 out
             };
+            let mut failed = Vec::new();
             for v in wanted {
-                let k = kernels::fetch(&v)?;
-                println!("{v}\t{}", k.vmlinuz.display());
+                match kernels::fetch(&v) {
+                    Ok(k) => println!("{v}\t{}", k.vmlinuz.display()),
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        failed.push(v);
+                    }
+                }
             }
-            Ok(ExitCode::SUCCESS)
+            if failed.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                bail!("could not fetch kernel(s) {}", failed.join(", "))
+            }
         }
         KernelsCmd::Path { version } => {
             let sel = kernels::parse_kernel_arg(&version)?;
@@ -195,14 +215,25 @@ fn vm_cmd(a: VmArgs) -> Result<ExitCode> {
         timeout: Duration::from_secs(a.timeout),
         rwdirs: a.rwdir,
         single_thread_tcg: !a.mttcg,
+        console: if a.console {
+            vm::Console::Show
+        } else {
+            vm::Console::Off
+        },
         stdout: vm::Sink::Stdout,
         stderr: vm::Sink::Stderr,
         ..vm::VmConfig::new(&kernel)
     };
     let out = vm::run(&cfg, &a.command)?;
-    eprintln!("xtask vm: {} in {:.1} s on {}", out.status, out.elapsed.as_secs_f64(), kernel.label);
+    eprintln!(
+        "xtask vm: {} in {:.1} s on {}",
+        out.status,
+        out.elapsed.as_secs_f64(),
+        kernel.label
+    );
     Ok(match out.status {
         vm::VmStatus::Exited(rc) => ExitCode::from(rc.clamp(0, 255) as u8),
-        vm::VmStatus::TimedOut | vm::VmStatus::Killed(_) => ExitCode::from(124),
+        vm::VmStatus::TimedOut => ExitCode::from(124),
+        vm::VmStatus::Killed(_) => ExitCode::from(130),
     })
 }

@@ -8,7 +8,11 @@ use anyhow::{bail, Context, Result};
 /// so the compile-time manifest directory is reliable.
 pub fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.ancestors().nth(2).unwrap_or(manifest).to_path_buf()
+    manifest
+        .ancestors()
+        .nth(2)
+        .unwrap_or(manifest)
+        .to_path_buf()
 }
 
 /// Cargo's target directory, honouring `CARGO_TARGET_DIR` like cargo does.
@@ -43,5 +47,7 @@ pub fn cache_root() -> Result<PathBuf> {
 
 /// `crates/xtask/vm/lib.sh`, the helpers for scheduler check scripts.
 pub fn lib_sh() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("vm").join("lib.sh")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("vm")
+        .join("lib.sh")
 }

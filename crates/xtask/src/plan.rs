@@ -81,6 +81,8 @@ pub struct SchedResult {
     pub name: String,
     pub expect_fail: bool,
     pub checks: Vec<CheckResult>,
+    /// False while its checks are still running (or when the VM died in them).
+    pub done: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

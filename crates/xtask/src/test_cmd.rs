@@ -1,5 +1,449 @@
-use anyhow::Result;
-use std::process::ExitCode;
+//! `test`, README command 2.
+//!
+//! 1. `cargo test --workspace --locked` (a failure is reported, but the VM
+//!    tests still run);
+//! 2. `cargo build --release --locked --workspace --bins`;
+//! 3. one boot per kernel, in which the guest agent runs every scheduler's
+//!    smoke scenario and checks, then every fixture's harness self-check;
+//! 4. a scheduler × kernel table, the failures with their artifacts under
+//!    `target/xtask/test/<kernel>/<sched>/<check>/`, and `N passed, N failed`.
+
+use std::fs;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::kernels::{self, Kernel};
+use crate::plan::{
+    CheckResult, GuestResults, Mode, Plan, SchedPlan, Status, PLAN_FILE, RESULTS_FILE,
+};
+use crate::report::{self, Outcome, SELF_CHECK_ROW, UNIT_ROW};
+use crate::scheds::{self, SchedSource};
+use crate::{guest, paths, setup, util, vm};
+
 #[derive(clap::Args)]
-pub struct TestArgs {}
-pub fn run(_a: TestArgs) -> Result<ExitCode> { todo!() }
+pub struct TestArgs {
+    /// Kernels: `ci` (6.16.12 and 7.3.4), `all`, a list `V1,V2`, or a PATH to a vmlinuz
+    #[arg(long, default_value = "ci")]
+    kernels: String,
+    /// Only this scheduler (repeatable; fixtures always run)
+    #[arg(long = "sched", value_name = "NAME")]
+    scheds: Vec<String>,
+    /// Skip `cargo test --workspace`
+    #[arg(long)]
+    no_unit: bool,
+    /// vCPUs of each VM
+    #[arg(long, default_value_t = 4)]
+    cpus: u32,
+    /// Guest memory (QEMU -m syntax)
+    #[arg(long, default_value = "2G")]
+    memory: String,
+    /// Seconds of stress-ng in each smoke scenario
+    #[arg(long, default_value_t = 10)]
+    stress_secs: u64,
+    /// Install missing host packages first (needs root)
+    #[arg(long, alias = "yes", short = 'y')]
+    install: bool,
+}
+
+/// Guest-side allowance for booting before the agent starts (TCG, loaded host).
+const BOOT_ALLOWANCE_SECS: u64 = 300;
+
+/// The hard timeout of one VM: boot, then the worst case of every smoke
+/// scenario and check, each with room for cleanup.
+pub fn vm_timeout(plan: &Plan) -> Duration {
+    let smoke = 30 + 60 + plan.stress_secs + 90 + 15 + 30;
+    let per_sched: u64 = plan
+        .scheds
+        .iter()
+        .map(|s| smoke + s.checks.iter().map(|c| c.timeout_secs + 30).sum::<u64>())
+        .sum();
+    Duration::from_secs(BOOT_ALLOWANCE_SECS + per_sched)
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(paths::workspace_root());
+    c
+}
+
+fn host_result(name: &str, status: Status, reason: String, t0: Instant) -> CheckResult {
+    CheckResult {
+        name: name.into(),
+        status,
+        step: None,
+        reason,
+        secs: t0.elapsed().as_secs_f64(),
+        artifacts: None,
+    }
+}
+
+/// Copy the running xtask binary aside, so a rebuild during the run (cargo
+/// test may relink target/debug/xtask) cannot change the agent under the guest.
+fn stage_agent(xtask_dir: &Path) -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("failed to find the running xtask binary")?;
+    let dir = xtask_dir.join("bin");
+    fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let dest = dir.join("xtask");
+    let tmp = dir.join(format!(".xtask.{}", std::process::id()));
+    fs::copy(&exe, &tmp)
+        .with_context(|| format!("failed to copy {} to {}", exe.display(), tmp.display()))?;
+    fs::rename(&tmp, &dest).with_context(|| format!("failed to install {}", dest.display()))?;
+    Ok(dest)
+}
+
+pub fn run(a: TestArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let root = paths::workspace_root();
+    // Refuse bad input before doing anything slow.
+    let kernel_sels = kernels::parse_kernels_list(&a.kernels)?;
+    let all = scheds::schedulers(&root);
+    let chosen = scheds::select(&all, &a.scheds)?;
+    let fixtures = scheds::fixtures(&root);
+    setup::ensure(a.install)?;
+    util::install_interrupt_handler();
+
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    if !a.no_unit {
+        eprintln!("xtask: cargo test --workspace --locked");
+        let t0 = Instant::now();
+        // Test output goes to stderr with the rest of the progress; stdout
+        // carries only the report.
+        let to_stderr = std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .context("failed to duplicate stderr")?;
+        let st = cargo()
+            .args(["test", "--workspace", "--locked"])
+            .stdout(to_stderr)
+            .status()
+            .context("failed to run cargo test")?;
+        let (status, reason) = if st.success() {
+            (Status::Pass, String::new())
+        } else {
+            (
+                Status::Fail,
+                format!(
+                    "cargo test --workspace --locked exited with status {}",
+                    util::status_code(&st)
+                ),
+            )
+        };
+        outcomes.push(Outcome {
+            row: UNIT_ROW.into(),
+            subject: "unit tests".into(),
+            kernel: None,
+            check: host_result("cargo test", status, reason, t0),
+        });
+    }
+    if util::interrupted() {
+        bail!("interrupted");
+    }
+
+    eprintln!("xtask: cargo build --release --locked --workspace --bins");
+    util::run_inherit(
+        cargo().args(["build", "--release", "--locked", "--workspace", "--bins"]),
+        "cargo build --release",
+    )?;
+    let target = paths::target_dir()?;
+    let release = target.join("release");
+    let xtask_dir = paths::xtask_dir()?;
+    let agent = stage_agent(&xtask_dir)?;
+
+    // Every kernel is fetched up front, so a download problem shows early. A
+    // kernel that cannot be had fails its column; the others still run.
+    let mut kernels_ok: Vec<Kernel> = Vec::new();
+    let mut kernel_errors: Vec<(String, String)> = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
+    for sel in &kernel_sels {
+        match kernels::resolve(sel) {
+            Ok(k) => {
+                labels.push(k.label.clone());
+                kernels_ok.push(k);
+            }
+            Err(e) => {
+                let label = match sel {
+                    kernels::KernelSel::Pinned(v) => v.clone(),
+                    kernels::KernelSel::Path(p) => kernels::path_label(p),
+                };
+                eprintln!("xtask: {e:#}");
+                labels.push(label.clone());
+                kernel_errors.push((label, format!("{e:#}")));
+            }
+        }
+    }
+    for (label, err) in &kernel_errors {
+        for s in chosen.iter().chain(&fixtures) {
+            outcomes.push(outcome_for(
+                s,
+                label,
+                missing_check(s, "kernel", err.clone(), None),
+            ));
+        }
+    }
+
+    // Schedulers whose binary is missing fail on every kernel without a boot.
+    let mut planned: Vec<SchedSource> = Vec::new();
+    for s in chosen.iter().chain(&fixtures) {
+        if s.binary(&release).is_file() {
+            planned.push(s.clone());
+            continue;
+        }
+        let why = format!(
+            "{} was not built (is {} a workspace member?)",
+            s.binary(&release).display(),
+            s.dir.display()
+        );
+        for k in &kernels_ok {
+            outcomes.push(outcome_for(
+                s,
+                &k.label,
+                missing_check(s, "build", why.clone(), None),
+            ));
+        }
+    }
+
+    let mut boots = Vec::new();
+    if !planned.is_empty() {
+        for k in &kernels_ok {
+            if util::interrupted() {
+                bail!("interrupted");
+            }
+            let (outs, boot) = run_kernel(&a, k, &planned, &release, &agent, &xtask_dir)?;
+            outcomes.extend(outs);
+            boots.push(boot);
+        }
+    } else {
+        eprintln!("xtask: no scheduler to boot a VM for");
+    }
+
+    // The report goes to stdout.
+    let names: Vec<String> = chosen.iter().map(|s| s.name.clone()).collect();
+    println!();
+    for b in &boots {
+        println!("{b}");
+    }
+    println!();
+    print!("{}", report::table(&outcomes, &labels, &names));
+    let notes = report::notes(&outcomes);
+    if !notes.is_empty() {
+        println!();
+        print!("{notes}");
+    }
+    let fails = report::failures(&outcomes, &root);
+    if !fails.is_empty() {
+        println!();
+        print!("{fails}");
+    }
+    let c = report::counts(&outcomes);
+    println!();
+    if c.skipped > 0 {
+        println!("{} skipped", c.skipped);
+    }
+    println!("total time {}", util::fmt_duration(started.elapsed()));
+    println!("{}", report::summary_line(&c));
+    Ok(if c.failed == 0 && c.passed > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The first check of a scheduler that could not run at all.
+fn missing_check(
+    s: &SchedSource,
+    step: &str,
+    reason: String,
+    artifacts: Option<PathBuf>,
+) -> CheckResult {
+    CheckResult {
+        name: if s.expect_fail {
+            "self-check".into()
+        } else {
+            "smoke".into()
+        },
+        status: Status::Fail,
+        step: Some(step.into()),
+        reason,
+        secs: 0.0,
+        artifacts,
+    }
+}
+
+fn outcome_for(s: &SchedSource, kernel: &str, check: CheckResult) -> Outcome {
+    Outcome {
+        row: if s.expect_fail {
+            SELF_CHECK_ROW.into()
+        } else {
+            s.name.clone()
+        },
+        subject: s.name.clone(),
+        kernel: Some(kernel.to_string()),
+        check,
+    }
+}
+
+/// One boot: run the agent over every planned scheduler on kernel `k`.
+fn run_kernel(
+    a: &TestArgs,
+    k: &Kernel,
+    planned: &[SchedSource],
+    release: &Path,
+    agent: &Path,
+    xtask_dir: &Path,
+) -> Result<(Vec<Outcome>, String)> {
+    let results_dir = xtask_dir.join("test").join(&k.label);
+    if results_dir.exists() {
+        fs::remove_dir_all(&results_dir)
+            .with_context(|| format!("failed to clear {}", results_dir.display()))?;
+    }
+    fs::create_dir_all(&results_dir)
+        .with_context(|| format!("failed to create {}", results_dir.display()))?;
+    let plan = Plan {
+        mode: Mode::Test,
+        kernel: k.label.clone(),
+        results_dir: results_dir.clone(),
+        lib_sh: paths::lib_sh(),
+        scheds: planned
+            .iter()
+            .map(|s| s.plan(release))
+            .collect::<Vec<SchedPlan>>(),
+        stress_secs: a.stress_secs,
+    };
+    let plan_path = results_dir.join(PLAN_FILE);
+    util::write_atomic(
+        &plan_path,
+        &serde_json::to_vec_pretty(&plan).context("failed to encode the plan")?,
+    )?;
+    let log = results_dir.join("vm.log");
+    let cfg = vm::VmConfig {
+        cpus: a.cpus,
+        memory: a.memory.clone(),
+        timeout: vm_timeout(&plan),
+        rwdirs: vec![results_dir.clone()],
+        cwd: Some(results_dir.clone()),
+        stdout: vm::Sink::Stderr,
+        stderr: vm::Sink::Stderr,
+        log: Some(log.clone()),
+        marker: Some(guest::AGENT_MARKER.to_string()),
+        console: vm::Console::LogOnly,
+        capture: true,
+        ..vm::VmConfig::new(k)
+    };
+    eprintln!(
+        "xtask: booting {} ({} vCPUs, {} schedulers, hard timeout {})",
+        k.label,
+        a.cpus,
+        plan.scheds.len(),
+        util::fmt_duration(cfg.timeout)
+    );
+    let cmd = vec![
+        agent.display().to_string(),
+        "guest".to_string(),
+        "--plan".to_string(),
+        plan_path.display().to_string(),
+    ];
+    let out = vm::run(&cfg, &cmd)?;
+    let boot = match out.marker_at {
+        Some(b) => format!("boot {:.1} s", b.as_secs_f64()),
+        None => "the agent never started".to_string(),
+    };
+    let line = format!(
+        "kernel {}: VM {} after {} ({boot}, {})",
+        k.label,
+        out.status,
+        util::fmt_duration(out.elapsed),
+        out.accel
+    );
+    eprintln!("xtask: {line}");
+
+    let res: Option<GuestResults> = fs::read_to_string(results_dir.join(RESULTS_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let mut outcomes = Vec::new();
+    for s in planned {
+        let found = res
+            .as_ref()
+            .and_then(|r| r.scheds.iter().find(|x| x.name == s.name));
+        match found {
+            Some(r) => {
+                for c in &r.checks {
+                    outcomes.push(outcome_for(s, &k.label, c.clone()));
+                }
+                if !r.done {
+                    // The VM died in the middle of this scheduler's checks.
+                    let mut c = missing_check(
+                        s,
+                        "vm",
+                        format!(
+                            "the VM ended ({}) during this scheduler's checks; the guest console is in vm.log",
+                            out.status
+                        ),
+                        Some(log.clone()),
+                    );
+                    c.name = "vm".into();
+                    outcomes.push(outcome_for(s, &k.label, c));
+                }
+            }
+            None => {
+                let mut why = match &out.status {
+                    vm::VmStatus::TimedOut => format!(
+                        "the VM hit its hard timeout of {}",
+                        util::fmt_duration(cfg.timeout)
+                    ),
+                    st => format!("the VM ended ({st}) before it ran"),
+                };
+                if let Some(last) = util::last_line(&out.captured) {
+                    why = format!("{why} (last output: {})", last.trim());
+                }
+                let why = format!("{why}; the guest console and agent output are in vm.log");
+                outcomes.push(outcome_for(
+                    s,
+                    &k.label,
+                    missing_check(s, "vm", why, Some(log.clone())),
+                ));
+            }
+        }
+    }
+    Ok((outcomes, line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::CheckPlan;
+
+    #[test]
+    fn timeout_grows_with_the_plan() {
+        let sched = |checks: Vec<u64>| SchedPlan {
+            name: "x".into(),
+            ops: "x".into(),
+            binary: "/b".into(),
+            expect_fail: false,
+            args: vec![],
+            checks: checks
+                .into_iter()
+                .map(|t| CheckPlan {
+                    name: "c".into(),
+                    script: "/c.sh".into(),
+                    timeout_secs: t,
+                })
+                .collect(),
+        };
+        let mut plan = Plan {
+            mode: Mode::Test,
+            kernel: "7.3.4".into(),
+            results_dir: "/r".into(),
+            lib_sh: "/l".into(),
+            scheds: vec![sched(vec![])],
+            stress_secs: 10,
+        };
+        let one = vm_timeout(&plan);
+        assert_eq!(one, Duration::from_secs(BOOT_ALLOWANCE_SECS + 235));
+        plan.scheds.push(sched(vec![60, 180]));
+        assert_eq!(vm_timeout(&plan), one + Duration::from_secs(235 + 90 + 210));
+    }
+}

@@ -1,7 +1,7 @@
 //! Small process, file and signal helpers shared by the subcommands.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +13,8 @@ use anyhow::{bail, Context, Result};
 /// Quote one word for a POSIX shell (`vng --exec` takes a shell command line).
 pub fn shell_quote(s: &str) -> String {
     let safe = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c));
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c));
     if safe {
         s.to_string()
     } else {
@@ -23,7 +24,10 @@ pub fn shell_quote(s: &str) -> String {
 
 /// Quote a whole argument vector into one shell command line.
 pub fn shell_join(args: &[String]) -> String {
-    args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+    args.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -70,7 +74,10 @@ pub fn kill_pid(pid: u32, sig: libc::c_int) {
 pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Result<Option<ExitStatus>> {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(st) = child.try_wait().context("failed to wait for child process")? {
+        if let Some(st) = child
+            .try_wait()
+            .context("failed to wait for child process")?
+        {
             return Ok(Some(st));
         }
         if Instant::now() >= deadline {
@@ -92,7 +99,9 @@ pub fn status_code(st: &ExitStatus) -> i32 {
 
 /// Run a command with inherited stdio; fail unless it exits 0.
 pub fn run_inherit(cmd: &mut Command, what: &str) -> Result<()> {
-    let st = cmd.status().with_context(|| format!("failed to start {what}"))?;
+    let st = cmd
+        .status()
+        .with_context(|| format!("failed to start {what}"))?;
     if !st.success() {
         bail!("{what} failed with exit status {}", status_code(&st));
     }
@@ -137,7 +146,9 @@ pub fn is_executable(p: &Path) -> bool {
 
 /// The last non-empty line of a text.
 pub fn last_line(text: &str) -> Option<&str> {
-    text.lines().map(str::trim_end).rfind(|l| !l.trim().is_empty())
+    text.lines()
+        .map(str::trim_end)
+        .rfind(|l| !l.trim().is_empty())
 }
 
 /// Read a file into a string, replacing invalid UTF-8.
@@ -154,27 +165,6 @@ pub fn write_atomic(p: &Path, data: &[u8]) -> Result<()> {
     let tmp = p.with_extension(format!("tmp{}", std::process::id()));
     fs::write(&tmp, data).with_context(|| format!("failed to write {}", tmp.display()))?;
     fs::rename(&tmp, p).with_context(|| format!("failed to rename {} into place", tmp.display()))
-}
-
-/// Copy lines from `r` to `w` as they arrive, also appending them to `keep`
-/// when given. Used for child pipes; errors end the copy silently because the
-/// other end is gone.
-pub fn pump_lines<R: Read, W: Write>(r: R, mut w: W, mut keep: Option<&mut Vec<u8>>) {
-    let mut rd = BufReader::new(r);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match rd.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let _ = w.write_all(&line);
-                let _ = w.flush();
-                if let Some(k) = keep.as_deref_mut() {
-                    k.extend_from_slice(&line);
-                }
-            }
-        }
-    }
 }
 
 /// Format a duration as `1m23s` or `12.3s`.
@@ -195,7 +185,10 @@ mod tests {
     #[test]
     fn quoting() {
         assert_eq!(shell_quote("cat"), "cat");
-        assert_eq!(shell_quote("/sys/kernel/sched_ext/state"), "/sys/kernel/sched_ext/state");
+        assert_eq!(
+            shell_quote("/sys/kernel/sched_ext/state"),
+            "/sys/kernel/sched_ext/state"
+        );
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");

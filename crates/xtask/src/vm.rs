@@ -41,12 +41,44 @@ use crate::util;
 /// and under TCG loading them from 9p roughly doubles the boot time (measured
 /// on 7.3.4 with 4 vCPUs: about 55 s without this list, 25 s with it).
 const BOOT_MODULE_BLACKLIST: &[&str] = &[
-    "kvm", "kvm_amd", "kvm_intel", "ccp", "ahci", "libahci", "libata", "sr_mod", "cdrom", "sg",
-    "i2c_i801", "i2c_smbus", "iTCO_wdt", "intel_pmc_bxt", "lpc_ich", "i6300esb", "pcspkr",
-    "psmouse", "serio_raw", "evdev", "joydev", "mousedev", "button", "qemu_fw_cfg", "aesni_intel",
-    "ghash_clmulni_intel", "polyval_clmulni", "sha1_ssse3", "sha256_ssse3", "sha512_ssse3",
-    "crc32_pclmul", "powernow_k8", "acpi_cpufreq", "pcc_cpufreq", "intel_rapl_msr",
-    "intel_rapl_common", "amd64_edac", "edac_core",
+    "kvm",
+    "kvm_amd",
+    "kvm_intel",
+    "ccp",
+    "ahci",
+    "libahci",
+    "libata",
+    "sr_mod",
+    "cdrom",
+    "sg",
+    "i2c_i801",
+    "i2c_smbus",
+    "iTCO_wdt",
+    "intel_pmc_bxt",
+    "lpc_ich",
+    "i6300esb",
+    "pcspkr",
+    "psmouse",
+    "serio_raw",
+    "evdev",
+    "joydev",
+    "mousedev",
+    "button",
+    "qemu_fw_cfg",
+    "aesni_intel",
+    "ghash_clmulni_intel",
+    "polyval_clmulni",
+    "sha1_ssse3",
+    "sha256_ssse3",
+    "sha512_ssse3",
+    "crc32_pclmul",
+    "powernow_k8",
+    "acpi_cpufreq",
+    "pcc_cpufreq",
+    "intel_rapl_msr",
+    "intel_rapl_common",
+    "amd64_edac",
+    "edac_core",
 ];
 
 /// Where a guest stream goes on the host.
@@ -72,12 +104,24 @@ pub struct VmConfig {
     pub stderr: Sink,
     /// Also append both streams to this file.
     pub log: Option<PathBuf>,
-    /// Keep both streams in memory and return them.
+    /// Keep both streams (console lines excepted) in memory and return them.
     pub capture: bool,
     /// Note when a line containing this text first appears (boot timing).
     pub marker: Option<String>,
-    /// Ask vng for the kernel console too.
-    pub verbose: bool,
+    /// What to do with the guest kernel's console.
+    pub console: Console,
+}
+
+/// The guest kernel console (vng `--verbose` sends it to vng's stderr).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Console {
+    /// Not requested (vng's default: the console goes nowhere).
+    Off,
+    /// Shown with the guest's stderr.
+    Show,
+    /// Requested but kept out of the live stream: only the log file gets it,
+    /// so a guest oops or panic can be read afterwards.
+    LogOnly,
 }
 
 impl VmConfig {
@@ -95,7 +139,7 @@ impl VmConfig {
             log: None,
             capture: false,
             marker: None,
-            verbose: false,
+            console: Console::Off,
         }
     }
 }
@@ -122,8 +166,8 @@ impl std::fmt::Display for VmStatus {
 pub struct VmOutput {
     pub status: VmStatus,
     pub elapsed: Duration,
-    pub stdout: String,
-    pub stderr: String,
+    /// Both streams in arrival order, without console lines (when `capture`).
+    pub captured: String,
     /// Time from spawning vng until the marker line appeared.
     pub marker_at: Option<Duration>,
     pub accel: &'static str,
@@ -148,11 +192,14 @@ pub fn vng_args(cfg: &VmConfig, kvm: bool, command: &[String]) -> Vec<String> {
         }
     }
     a.push("--append".to_string());
-    a.push(format!("modprobe.blacklist={}", BOOT_MODULE_BLACKLIST.join(",")));
+    a.push(format!(
+        "modprobe.blacklist={}",
+        BOOT_MODULE_BLACKLIST.join(",")
+    ));
     for d in &cfg.rwdirs {
         a.push(format!("--rwdir={}", d.display()));
     }
-    if cfg.verbose {
+    if cfg.console != Console::Off {
         a.push("--verbose".to_string());
     }
     a.push("--exec".to_string());
@@ -170,7 +217,8 @@ pub fn run(cfg: &VmConfig, command: &[String]) -> Result<VmOutput> {
     }
     util::install_interrupt_handler();
     for d in &cfg.rwdirs {
-        fs::create_dir_all(d).with_context(|| format!("failed to create --rwdir {}", d.display()))?;
+        fs::create_dir_all(d)
+            .with_context(|| format!("failed to create --rwdir {}", d.display()))?;
     }
     let kvm = kvm_usable(&cfg.vmlinuz);
     let accel = match (kvm, cfg.single_thread_tcg) {
@@ -197,19 +245,26 @@ pub fn run(cfg: &VmConfig, command: &[String]) -> Result<VmOutput> {
     let mut child = cmd.spawn().context("failed to start vng")?;
     let pgid = child.id();
     let marker_at: Arc<Mutex<Option<Duration>>> = Arc::new(Mutex::new(None));
+    let captured: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
 
     let mut readers = Vec::new();
     let streams: [(Box<dyn std::io::Read + Send>, Sink); 2] = [
-        (Box::new(child.stdout.take().context("vng stdout pipe missing")?), cfg.stdout),
-        (Box::new(child.stderr.take().context("vng stderr pipe missing")?), cfg.stderr),
+        (
+            Box::new(child.stdout.take().context("vng stdout pipe missing")?),
+            cfg.stdout,
+        ),
+        (
+            Box::new(child.stderr.take().context("vng stderr pipe missing")?),
+            cfg.stderr,
+        ),
     ];
     for (pipe, sink) in streams {
         let log = log.clone();
         let marker = cfg.marker.clone();
         let marker_at = Arc::clone(&marker_at);
-        let capture = cfg.capture;
+        let capture = cfg.capture.then(|| Arc::clone(&captured));
+        let hide_console = cfg.console == Console::LogOnly;
         readers.push(thread::spawn(move || {
-            let mut kept = Vec::new();
             let mut rd = BufReader::new(pipe);
             let mut line = Vec::new();
             loop {
@@ -218,7 +273,13 @@ pub fn run(cfg: &VmConfig, command: &[String]) -> Result<VmOutput> {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
-                match sink {
+                let console = is_console_line(&line);
+                let shown = if hide_console && console {
+                    Sink::Null
+                } else {
+                    sink
+                };
+                match shown {
                     Sink::Stdout => {
                         let mut o = std::io::stdout().lock();
                         let _ = o.write_all(&line);
@@ -241,11 +302,12 @@ pub fn run(cfg: &VmConfig, command: &[String]) -> Result<VmOutput> {
                         }
                     }
                 }
-                if capture {
-                    kept.extend_from_slice(&line);
+                if let Some(c) = capture.as_ref().filter(|_| !console) {
+                    if let Ok(mut c) = c.lock() {
+                        c.extend_from_slice(&line);
+                    }
                 }
             }
-            String::from_utf8_lossy(&kept).into_owned()
         }));
     }
 
@@ -253,7 +315,9 @@ pub fn run(cfg: &VmConfig, command: &[String]) -> Result<VmOutput> {
         if let Some(st) = child.try_wait().context("failed to wait for vng")? {
             break match st.code() {
                 Some(rc) => VmStatus::Exited(rc),
-                None => VmStatus::Killed(format!("vng died with status {}", util::status_code(&st))),
+                None => {
+                    VmStatus::Killed(format!("vng died with status {}", util::status_code(&st)))
+                }
             };
         }
         let why = if util::interrupted() {
@@ -275,14 +339,37 @@ pub fn run(cfg: &VmConfig, command: &[String]) -> Result<VmOutput> {
     };
     // Nothing of this VM may outlive it (a stray QEMU would also hold our pipes open).
     util::kill_group(pgid, libc::SIGKILL);
-    let mut texts = Vec::new();
     for r in readers {
-        texts.push(r.join().unwrap_or_default());
+        let _ = r.join();
     }
-    let stderr = texts.pop().unwrap_or_default();
-    let stdout = texts.pop().unwrap_or_default();
     let marker_at = marker_at.lock().ok().and_then(|m| *m);
-    Ok(VmOutput { status, elapsed: start.elapsed(), stdout, stderr, marker_at, accel })
+    let captured = captured
+        .lock()
+        .map(|c| String::from_utf8_lossy(&c).into_owned())
+        .unwrap_or_default();
+    Ok(VmOutput {
+        status,
+        elapsed: start.elapsed(),
+        captured,
+        marker_at,
+        accel,
+    })
+}
+
+/// A kernel console line (`[   12.345678] ...`) or one of the few untimed
+/// early-boot lines.
+pub fn is_console_line(line: &[u8]) -> bool {
+    let l = String::from_utf8_lossy(line);
+    let t = l.trim_start();
+    if let Some(rest) = t.strip_prefix('[') {
+        if let Some((stamp, _)) = rest.split_once(']') {
+            let stamp = stamp.trim();
+            if !stamp.is_empty() && stamp.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                return true;
+            }
+        }
+    }
+    ["Probing EDD", "(edd=off"].iter().any(|p| t.starts_with(p)) || t.contains("KASLR using")
 }
 
 /// Whether to use KVM: `SCX_VM_ACCEL=kvm|tcg` decides, otherwise a probe that
@@ -298,14 +385,33 @@ pub fn kvm_usable(vmlinuz: &Path) -> bool {
 }
 
 fn probe_kvm(vmlinuz: &Path) -> bool {
-    let Ok(dev) = std::ffi::CString::new("/dev/kvm") else { return false };
+    let Ok(dev) = std::ffi::CString::new("/dev/kvm") else {
+        return false;
+    };
     // SAFETY: access(2) reads a NUL-terminated path we own.
     if unsafe { libc::access(dev.as_ptr(), libc::R_OK | libc::W_OK) } != 0 {
         return false;
     }
     let spawned = Command::new("qemu-system-x86_64")
-        .args(["-accel", "kvm", "-cpu", "host", "-m", "512M", "-smp", "1", "-nodefaults"])
-        .args(["-display", "none", "-no-reboot", "-serial", "stdio", "-kernel"])
+        .args([
+            "-accel",
+            "kvm",
+            "-cpu",
+            "host",
+            "-m",
+            "512M",
+            "-smp",
+            "1",
+            "-nodefaults",
+        ])
+        .args([
+            "-display",
+            "none",
+            "-no-reboot",
+            "-serial",
+            "stdio",
+            "-kernel",
+        ])
         .arg(vmlinuz)
         .args(["-append", "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1"])
         .stdin(Stdio::null())
@@ -337,12 +443,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn console_lines() {
+        assert!(is_console_line(b"[    1.234567] Linux version 7.3.4\n"));
+        assert!(is_console_line(b"Memory KASLR using RDRAND RDTSC...\n"));
+        assert!(!is_console_line(
+            b"xtask-guest: [7.3.4] simple: smoke PASS\n"
+        ));
+        assert!(!is_console_line(b"[stats] running 4\n"));
+    }
+
+    #[test]
     fn vng_command_line() {
-        let k = Kernel { label: "7.3.4".into(), vmlinuz: "/k/vmlinuz".into(), config: None };
-        let cfg = VmConfig { rwdirs: vec!["/r".into()], ..VmConfig::new(&k) };
+        let k = Kernel {
+            label: "7.3.4".into(),
+            vmlinuz: "/k/vmlinuz".into(),
+        };
+        let cfg = VmConfig {
+            rwdirs: vec!["/r".into()],
+            ..VmConfig::new(&k)
+        };
         let a = vng_args(&cfg, false, &["sh".into(), "-c".into(), "exit 3".into()]);
         let s = a.join(" ");
-        assert!(s.starts_with("--run /k/vmlinuz --force-9p --cpus 4 --memory 2G --disable-kvm"), "{s}");
+        assert!(
+            s.starts_with("--run /k/vmlinuz --force-9p --cpus 4 --memory 2G --disable-kvm"),
+            "{s}"
+        );
         assert!(a.contains(&"--qemu-opts=-accel tcg,thread=single".to_string()));
         assert!(a.contains(&"--rwdir=/r".to_string()));
         assert_eq!(a.last().map(String::as_str), Some("sh -c 'exit 3'"));

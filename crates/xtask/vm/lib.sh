@@ -1,0 +1,144 @@
+# shellcheck shell=bash
+# Helpers for scheduler behavioural checks: scheds/<name>/tests/vm/*.sh.
+#
+# `cargo xtask test` runs each executable check script with bash, as root,
+# inside the VM, one after another, with:
+#   SCX_SCHED    absolute path of the scheduler binary (target/release/scx_<name>)
+#   SCX_NAME     the scheduler's name (directory under scheds/)
+#   SCX_OPS      the name the kernel shows in /sys/kernel/sched_ext/root/ops
+#   SCX_OUT      an empty artifact directory for this check (also the cwd);
+#                kept under target/xtask/test/<kernel>/<name>/<check>/ on failure
+#   SCX_LIB      this file
+#   SCX_NR_CPUS  number of online CPUs in the guest
+#   SCX_KERNEL   the kernel's label (its version for pinned kernels)
+# A `# timeout: N` comment sets the check's time limit in seconds (default 180).
+# Exit 0 = pass, 77 = skip, anything else = fail; the last non-empty line of
+# the script's output is the reason shown in the report.
+#
+# Typical use:
+#   #!/bin/bash
+#   # timeout: 120
+#   source "$SCX_LIB"
+#   require stress-ng
+#   sched_start --slice-us 5000
+#   ... workload and measurements ...
+#   sched_stop || fail "scx_$SCX_NAME exited with status $SCHED_STATUS"
+
+SCHED_PID=""
+SCHED_STATUS=""
+SCX_STATE_FILE=/sys/kernel/sched_ext/state
+SCX_OPS_FILE=/sys/kernel/sched_ext/root/ops
+
+# fail MSG: print MSG to stderr (it becomes the reported reason, even when
+# stdout is redirected) and exit 1.
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# skip MSG: print MSG and exit 77 (the check counts as skipped).
+skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+# require CMD...: skip the check unless every CMD is available.
+require() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "$c is not installed (cargo xtask setup installs the suite's tools)"
+	done
+}
+
+# scx_state: print the kernel's sched_ext state (enabled, disabled, ...).
+scx_state() {
+	cat "$SCX_STATE_FILE" 2>/dev/null || echo missing
+}
+
+# scx_ops: print the name of the attached scheduler (empty when none).
+scx_ops() {
+	cat "$SCX_OPS_FILE" 2>/dev/null
+}
+
+# wait_state STATE [SECONDS=15]: wait until the state reads STATE; 1 on timeout.
+wait_state() {
+	local want=$1 deadline=$((SECONDS + ${2:-15}))
+	while [ "$(scx_state)" != "$want" ]; do
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# sched_start ARGS...: start "$SCX_SCHED" ARGS in the background, stdout and
+# stderr appended to $SCX_OUT/sched.out and sched.err; wait (at most 30 s,
+# TCG is slow) until the kernel reports it enabled under $SCX_OPS. Sets
+# SCHED_PID. Fails the check if it exits or does not come up.
+sched_start() {
+	[ -n "${SCX_SCHED:-}" ] || fail "SCX_SCHED is not set (run check scripts through cargo xtask test)"
+	[ -z "$SCHED_PID" ] || fail "sched_start: scx_$SCX_NAME is already running (pid $SCHED_PID)"
+	local out=${SCX_OUT:-.}
+	"$SCX_SCHED" "$@" >>"$out/sched.out" 2>>"$out/sched.err" &
+	SCHED_PID=$!
+	local deadline=$((SECONDS + ${SCX_START_TIMEOUT:-30}))
+	while :; do
+		if [ "$(scx_state)" = enabled ] && [[ "$(scx_ops)" == "$SCX_OPS"* ]]; then
+			return 0
+		fi
+		if ! kill -0 "$SCHED_PID" 2>/dev/null; then
+			wait "$SCHED_PID"
+			local rc=$?
+			SCHED_PID=""
+			fail "scx_$SCX_NAME $* exited with status $rc before it was enabled: $(tail -n 1 "$out/sched.err")"
+		fi
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			fail "scx_$SCX_NAME $* was not enabled within ${SCX_START_TIMEOUT:-30} s (state $(scx_state), ops '$(scx_ops)')"
+		fi
+		sleep 0.1
+	done
+}
+
+# sched_alive: true while the started scheduler runs and is attached.
+sched_alive() {
+	[ -n "$SCHED_PID" ] && kill -0 "$SCHED_PID" 2>/dev/null &&
+		[ "$(scx_state)" = enabled ] && [[ "$(scx_ops)" == "$SCX_OPS"* ]]
+}
+
+# sched_stop: SIGINT the scheduler, wait (at most 15 s) for it to exit and for
+# the state to read `disabled`. Prints and returns its exit status, also kept
+# in SCHED_STATUS. Call it directly, not in $(...): the subshell could not wait.
+sched_stop() {
+	[ -n "$SCHED_PID" ] || fail "sched_stop without sched_start"
+	kill -INT "$SCHED_PID" 2>/dev/null
+	local deadline=$((SECONDS + 15))
+	while kill -0 "$SCHED_PID" 2>/dev/null; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			kill -KILL "$SCHED_PID" 2>/dev/null
+			wait "$SCHED_PID" 2>/dev/null
+			SCHED_PID=""
+			fail "scx_$SCX_NAME did not exit within 15 s of SIGINT"
+		fi
+		sleep 0.1
+	done
+	wait "$SCHED_PID"
+	SCHED_STATUS=$?
+	SCHED_PID=""
+	wait_state disabled 15 || fail "state reads $(scx_state) after scx_$SCX_NAME exited"
+	echo "sched_stop: scx_$SCX_NAME exited with status $SCHED_STATUS"
+	return "$SCHED_STATUS"
+}
+
+# cpu_ticks PID...: print utime+stime (clock ticks) of each PID from
+# /proc/PID/stat, space-separated in argument order. Fails for a PID that is gone.
+cpu_ticks() {
+	local pid stat f out=()
+	for pid in "$@"; do
+		stat=$(cat "/proc/$pid/stat" 2>/dev/null) || fail "cpu_ticks: no process $pid"
+		# The command name may hold spaces and parentheses; the fields after
+		# its last ')' start with field 3 (state), so utime (14) and stime
+		# (15) are at indexes 11 and 12.
+		read -r -a f <<<"${stat##*) }"
+		out+=("$((f[11] + f[12]))")
+	done
+	echo "${out[*]}"
+}
