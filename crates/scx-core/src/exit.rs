@@ -246,7 +246,7 @@ mod tests {
 
     #[test]
     fn layout_matches_the_c_header() {
-        assert_eq!(std::mem::size_of::<RawExitInfo>(), 4 + 4 + 8 + 128 + 1024);
+        assert_eq!(size_of::<RawExitInfo>(), 4 + 4 + 8 + 128 + 1024);
         assert_eq!(std::mem::offset_of!(RawExitInfo, exit_code), 8);
         assert_eq!(std::mem::offset_of!(RawExitInfo, reason), 16);
         assert_eq!(std::mem::offset_of!(RawExitInfo, msg), 144);
