@@ -388,7 +388,7 @@ mod tests {
 
     const DEB822: &str = "\
 Types: deb
-# http://snapshot.example/archive/debian/20250520T000000Z
+# a comment line inside a stanza
 URIs: http://mirror.invalid/debian
 Suites: bookworm bookworm-updates
 Components: main

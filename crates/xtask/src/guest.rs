@@ -764,7 +764,11 @@ fn run_check(plan: &Plan, s: &SchedPlan, c: &CheckPlan, nr_cpus: usize) -> Check
                     let _ = child.wait();
                     (
                         Status::Fail,
-                        format!("timed out after {} s; last output: {last}", c.timeout_secs),
+                        if last.is_empty() {
+                            format!("timed out after {} s with no output", c.timeout_secs)
+                        } else {
+                            format!("timed out after {} s; last output: {last}", c.timeout_secs)
+                        },
                     )
                 }
             }
