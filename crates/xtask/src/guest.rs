@@ -472,20 +472,7 @@ fn smoke_steps(plan: &Plan, s: &SchedPlan, nr_cpus: usize, dir: &Path) -> Result
         let n = nr_cpus.to_string();
         let secs = plan.stress_secs;
         let wl = dir.join("workload.txt");
-        let mut st = spawn_logged(
-            Command::new("stress-ng")
-                .args([
-                    "--cpu",
-                    &n,
-                    "--switch",
-                    &n,
-                    "-t",
-                    &format!("{secs}s"),
-                    "--metrics-brief",
-                ])
-                .current_dir(dir),
-            &wl,
-        )
+        let mut st = spawn_logged(stress_ng(&n, secs).current_dir(dir), &wl)
         .map_err(|e| {
             step_err(
                 "workload-stress",
@@ -927,20 +914,20 @@ fn demo(plan: &Plan, s: &SchedPlan, nr_cpus: usize) -> DemoSummary {
     sum
 }
 
+/// The stress-ng mix of the smoke scenario and the demo: `nr` CPU hogs and `nr`
+/// context-switch pairs for `secs` seconds.
+fn stress_ng(nr: &str, secs: u64) -> Command {
+    let mut cmd = Command::new("stress-ng");
+    cmd.args(["--cpu", nr, "--switch", nr, "-t", &format!("{secs}s"), "--metrics-brief"]);
+    cmd
+}
+
 fn demo_workload(plan: &Plan, nr_cpus: usize, dir: &Path, sum: &mut DemoSummary) {
     let n = nr_cpus.to_string();
     let secs = plan.stress_secs;
     eprintln!("xtask-guest: workload: stress-ng --cpu {n} --switch {n} -t {secs}s");
     match run_timed(
-        Command::new("stress-ng").args([
-            "--cpu",
-            &n,
-            "--switch",
-            &n,
-            "-t",
-            &format!("{secs}s"),
-            "--metrics-brief",
-        ]),
+        &mut stress_ng(&n, secs),
         Duration::from_secs(secs + 90),
         dir,
     ) {
