@@ -13,9 +13,13 @@ fn main() {
     let rev = std::env::var("SCX_GIT_REV").ok().filter(|s| !s.is_empty()).or_else(|| {
         let rev = git(&["rev-parse", "--short=12", "HEAD"])?;
         if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
-            println!("cargo:rerun-if-changed={dir}/HEAD");
-            println!("cargo:rerun-if-changed={dir}/refs/heads");
-            println!("cargo:rerun-if-changed={dir}/packed-refs");
+            // Only paths that exist: cargo treats a missing one as always changed.
+            for p in ["HEAD", "refs/heads", "packed-refs"] {
+                let path = std::path::Path::new(&dir).join(p);
+                if path.exists() {
+                    println!("cargo:rerun-if-changed={}", path.display());
+                }
+            }
         }
         Some(format!("git {rev}"))
     });

@@ -1,8 +1,12 @@
-//! Options every scheduler of the suite accepts, flattened into its own clap struct.
+//! Options every scheduler of the suite accepts, flattened into its own clap struct, and
+//! [`parse`], the one call a scheduler's `main` makes to read its command line.
 
+use std::ffi::OsString;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Parser};
+
+use crate::generate::{self, Generate};
 
 /// The default size of the exit dump buffer, as the kernel's own default.
 pub const DEFAULT_EXIT_DUMP_LEN: u32 = 32768;
@@ -35,6 +39,10 @@ pub struct CommonOpts {
     /// Schedule only the tasks set to SCHED_EXT, leaving the others to the default scheduler
     #[arg(short = 'p', long)]
     pub partial: bool,
+
+    /// Print this binary's man page or a shell completion script, then exit (for packagers)
+    #[arg(long, value_name = "KIND", value_enum, hide = true)]
+    pub generate: Option<Generate>,
 }
 
 impl CommonOpts {
@@ -42,6 +50,52 @@ impl CommonOpts {
     pub fn stats_period(&self) -> Option<Duration> {
         (self.stats_interval > 0.0).then(|| Duration::from_secs_f64(self.stats_interval))
     }
+}
+
+/// Parses the process's command line into a scheduler's options: `let opts: Opts =
+/// scx_core::cli::parse();` at the top of `main`.
+///
+/// `--generate man|bash|zsh|fish` (hidden from `--help`) prints the man page or the
+/// completion script rendered from `O`'s own definition and exits 0, before any check of
+/// the kernel or of privileges, so a packager's build host needs neither. `--help`,
+/// `--version` and usage errors behave as clap's `Parser::parse` (a usage error exits 2).
+pub fn parse<O: Parser>() -> O {
+    match parse_from(std::env::args_os()) {
+        Ok(Parsed::Opts(opts)) => opts,
+        Ok(Parsed::Generate(kind)) => {
+            let mut out = std::io::stdout().lock();
+            match generate::generate(kind, O::command(), &mut out) {
+                Ok(()) => std::process::exit(0),
+                Err(e) => {
+                    crate::logging::init(0);
+                    log::error!("{e:#}");
+                    std::process::exit(crate::exit::status::FAILURE.into())
+                }
+            }
+        }
+        Err(e) => e.exit(),
+    }
+}
+
+/// What a command line asks for: the scheduler with these options, or a generated file.
+#[derive(Debug)]
+pub enum Parsed<O> {
+    Opts(O),
+    Generate(Generate),
+}
+
+/// [`parse`] without the printing and exiting, for tests.
+pub fn parse_from<O, I, T>(args: I) -> Result<Parsed<O>, clap::Error>
+where
+    O: Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut matches = O::command().try_get_matches_from(args)?;
+    if let Some(kind) = matches.get_one::<Generate>("generate") {
+        return Ok(Parsed::Generate(*kind));
+    }
+    O::from_arg_matches_mut(&mut matches).map(Parsed::Opts).map_err(|e| e.format(&mut O::command()))
 }
 
 fn parse_interval(s: &str) -> Result<f64, String> {
@@ -55,7 +109,7 @@ fn parse_interval(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use clap::CommandFactory;
 
     #[derive(Parser, Debug)]
     struct Opts {
@@ -101,6 +155,39 @@ mod tests {
     fn exit_dump_len_bounds() {
         assert!(parse(&["--exit-dump-len", "10"]).is_err());
         assert_eq!(parse(&["--exit-dump-len", "65536"]).unwrap().exit_dump_len, 65536);
+    }
+
+    #[test]
+    fn generate_is_recognised_and_hidden_from_help() {
+        for (arg, want) in
+            [("man", Generate::Man), ("bash", Generate::Bash), ("zsh", Generate::Zsh), ("fish", Generate::Fish)]
+        {
+            match parse_from::<Opts, _, _>(["scx_test", "--generate", arg]) {
+                Ok(Parsed::Generate(kind)) => assert_eq!(kind, want),
+                other => panic!("--generate {arg}: {other:?}"),
+            }
+        }
+        // The other options are still checked, and --generate needs a known kind.
+        assert!(parse_from::<Opts, _, _>(["scx_test", "--generate", "man", "--timeout-ms", "0"]).is_err());
+        assert!(parse_from::<Opts, _, _>(["scx_test", "--generate", "html"]).is_err());
+        assert!(parse_from::<Opts, _, _>(["scx_test", "--generate"]).is_err());
+
+        let help = Opts::command().render_long_help().to_string();
+        assert!(help.contains("--stats-interval") && !help.contains("--generate"), "{help}");
+    }
+
+    #[test]
+    fn parse_from_returns_the_options_otherwise() {
+        match parse_from::<Opts, _, _>(["scx_test", "-vv", "--timeout-ms", "500"]) {
+            Ok(Parsed::Opts(o)) => {
+                assert_eq!(o.common.verbose, 2);
+                assert_eq!(o.common.timeout_ms, Some(500));
+                assert_eq!(o.common.generate, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse_from::<Opts, _, _>(["scx_test", "--bogus"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]

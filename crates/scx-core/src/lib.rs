@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod compat;
 pub mod exit;
+pub mod generate;
 pub mod logging;
 pub mod ops;
 pub mod preflight;

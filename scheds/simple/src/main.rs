@@ -86,7 +86,7 @@ impl scx_core::Scheduler for Scheduler<'_> {
 }
 
 fn main() -> std::process::ExitCode {
-    let opts = Opts::parse();
+    let opts: Opts = scx_core::cli::parse();
     scx_core::run(&opts.common, |storage| Scheduler::init(&opts, storage))
 }
 
