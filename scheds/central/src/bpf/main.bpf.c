@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * scx_central: one CPU makes every scheduling decision.
+ *
+ * Policy
+ * ------
+ * One CPU, the central CPU (-c, default 0), decides what every CPU runs.
+ *
+ * - Every runnable task goes into central_q, one BPF queue map of pids
+ *   (MAX_QUEUED entries). A task that does not fit goes to FALLBACK_DSQ,
+ *   which any CPU may take from.
+ * - A CPU other than the central one that runs out of work raises its flag
+ *   in cpu_gimme_task[] and kicks the central CPU when work is queued.
+ * - The central CPU's ops.dispatch() pops pids and places one task into the
+ *   local DSQ of each flagged CPU (SCX_DSQ_LOCAL_ON | cpu), kicks that CPU
+ *   awake, and finally picks a task for itself.
+ * - Every task runs with an infinite slice (SCX_SLICE_INF), so a CPU that
+ *   runs one task has no reason to take the scheduler tick: with nohz_full,
+ *   such CPUs can go tickless.
+ * - Preemption comes from a 1 ms BPF timer pinned to the central CPU
+ *   (BPF_F_TIMER_CPU_PIN). It kicks, with SCX_KICK_PREEMPT, every CPU whose
+ *   task has run longer than slice_ns while other tasks wait.
+ * - Per-CPU kthreads skip the queue: they go to the head of their own CPU's
+ *   local DSQ and preempt what runs there. ksoftirqd must always make
+ *   progress, not least because the timer callback may run from it.
+ * - SCX_OPS_ENQ_LAST: a task that is the last one on its CPU still goes
+ *   through ops.enqueue(), so the central CPU decides where it runs next.
+ *
+ * Starting the timer
+ * ------------------
+ * A pinned BPF timer fires on the CPU that started it. The kernel's own
+ * scx_central starts it from ops.init(), which newer kernels run on a helper
+ * kthread rather than on the loader's CPU, so its timer ends up on the wrong
+ * CPU (or ops.init() refuses to run). Here user space attaches the
+ * scheduler, pins its own thread to the central CPU and runs the
+ * SEC("syscall") program start_timer with BPF_PROG_TEST_RUN; the program
+ * checks which CPU it runs on, and starts the timer unpinned (and says so
+ * through its return value) when that is not the central CPU or the kernel
+ * refuses BPF_F_TIMER_CPU_PIN.
+ *
+ * Migration-disabled tasks
+ * ------------------------
+ * Inserting a task whose migration is disabled into another CPU's local DSQ
+ * is a fatal error (scx#2825), and p->cpus_ptr does not say so until the
+ * task is switched out. The kernel keeps tasks that are migration-disabled
+ * when they are enqueued on their own CPU (we do not set
+ * SCX_OPS_ENQ_MIGRATION_DISABLED), but the count of a task popped later can
+ * still be non-zero: on 7.3.4 under load, a few times in 30 s (most likely a
+ * task that another CPU is still enqueueing, whose BPF program prologue adds
+ * to the count; a build without this check survived those runs, which
+ * guarantees nothing elsewhere). Before handing a popped task to a CPU, the
+ * central CPU therefore reads p->migration_disabled (CO-RE) and sends such a
+ * task to the local DSQ of the CPU it is on (scx_bpf_task_cpu()), which
+ * moves nothing. Tasks pinned to one CPU (nr_cpus_allowed == 1) go the same
+ * way, which spares them a trip through FALLBACK_DSQ. A task that cannot run
+ * on the CPU being filled for any other reason goes to FALLBACK_DSQ; a CPU
+ * only takes from there the tasks it may run.
+ *
+ * Trade-offs
+ * ----------
+ * + The non-central CPUs run their tasks undisturbed: no tick, no scheduling
+ *   work, only the kicks the central CPU sends. Good for VM hosts and
+ *   latency-sensitive work that wants few interrupts.
+ * - Every decision waits for the central CPU: each wakeup or idle CPU costs
+ *   a kick to it and back, and the central CPU's own tasks are preempted by
+ *   every enqueue. It does not scale to many CPUs or high wakeup rates.
+ * - Plain FIFO: no weights, no locality, no cache affinity.
+ * - The central CPU's runqueue lock is taken by every wakeup (select_cpu
+ *   routes wakeups there), which is the main point of contention.
+ *
+ * Where this differs from the kernel's tools/sched_ext/scx_central
+ * ------------------------------------------------------------------
+ * The timer is started after attach from a SEC("syscall") program (above).
+ * Migration-disabled and single-CPU tasks are sent to their own CPU. A
+ * non-central CPU only kicks the central CPU when work is queued; every
+ * enqueue kicks it, so no queued task waits for an unrelated event. The
+ * timer also preempts the central CPU's own task, and it preempts a CPU whose
+ * local DSQ holds a task waiting for it, not only when central_q is busy.
+ */
+#include <scx/common.bpf.h>
+
+char _license[] SEC("license") = "GPL";
+
+/* Constants from uapi and kernel headers that vmlinux.h does not carry. */
+#define CLOCK_MONOTONIC	1
+#define PF_KTHREAD	0x00200000
+#define EINVAL		22
+#define ENOENT		2
+
+enum {
+	FALLBACK_DSQ_ID		= 0,
+	MAX_QUEUED		= 4096,
+	TIMER_INTERVAL_NS	= 1000 * 1000,	/* 1 ms */
+};
+
+/* What start_timer returns (negative: an errno). Mirrored in main.rs. */
+enum timer_start_status {
+	TIMER_PINNED		= 0,	/* pinned to the central CPU */
+	TIMER_NOT_ON_CENTRAL	= 1,	/* ran elsewhere: started unpinned */
+	TIMER_PIN_UNSUPPORTED	= 2,	/* BPF_F_TIMER_CPU_PIN refused: unpinned */
+};
+
+/* Set by user space before load. */
+const volatile s32 central_cpu;
+const volatile u32 nr_cpu_ids = 1;
+const volatile u64 slice_ns = 20 * 1000 * 1000;	/* SCX_SLICE_DFL */
+
+/*
+ * Counters, read by user space; the kernel example's names. Central-only ones
+ * (timer, dispatch, mismatch, retry) are written by one CPU at a time.
+ */
+u64 nr_total, nr_locals, nr_queued, nr_lost_pids;
+u64 nr_timers, nr_dispatches, nr_mismatches, nr_retries;
+u64 nr_overflows;
+/* Ours: migration-disabled tasks sent home; timer preemptions. */
+u64 nr_mig_disabled, nr_preempts;
+
+/* Entries in central_q, stale ones included. */
+u64 queue_depth;
+
+/* BPF_F_TIMER_CPU_PIN or 0: how the timer callback re-arms itself. */
+u64 timer_flags;
+
+UEI_DEFINE(uei);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, MAX_QUEUED);
+	__type(value, s32);
+} central_q SEC(".maps");
+
+/*
+ * Per-CPU state, nr_cpu_ids entries each (user space sizes them before load).
+ * cpu_gimme_task[cpu]: the CPU ran out of work and waits for the central CPU.
+ * cpu_started_at[cpu]: when its current task started running, 0 when idle.
+ */
+u32 RESIZABLE_ARRAY(data, cpu_gimme_task);
+u64 RESIZABLE_ARRAY(data, cpu_started_at);
+
+struct central_timer {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct central_timer);
+} central_timer SEC(".maps");
+
+static __always_inline void stat_inc(u64 *counter)
+{
+	__sync_fetch_and_add(counter, 1);
+}
+
+/*
+ * Whether @p is inside a migrate_disable() section. The BPF program prologue
+ * itself disables migration of the current task on our kernels (always
+ * before 6.18, with PREEMPT_RCU after), so a count of one on the current
+ * task is ambiguous and is read as "not disabled". Only ops.enqueue() can
+ * meet that case, and the kernel already keeps migration-disabled tasks away
+ * from it (we do not set SCX_OPS_ENQ_MIGRATION_DISABLED).
+ */
+static bool migration_disabled(const struct task_struct *p)
+{
+	u16 cnt;
+
+	if (!bpf_core_field_exists(p->migration_disabled))
+		return false;
+	cnt = BPF_CORE_READ(p, migration_disabled);
+	if (cnt == 1 && p == bpf_get_current_task_btf())
+		return false;
+	return cnt;
+}
+
+/*
+ * Whether @p must run on the CPU it is queued on. Any non-zero count means
+ * "do not move it", whoever's prologue may be in it: a wrong "yes" only keeps
+ * a task on its own CPU, a wrong "no" ends the scheduler. If @p is the
+ * central CPU's own current task, the entry is stale (a queued task does not
+ * run), the kernel drops the insert, and the count is our own prologue's:
+ * nr_mig_disabled leaves that case out.
+ */
+static bool stays_home(const struct task_struct *p)
+{
+	if (bpf_core_field_exists(p->migration_disabled) &&
+	    BPF_CORE_READ(p, migration_disabled)) {
+		if (p != bpf_get_current_task_btf())
+			stat_inc(&nr_mig_disabled);
+		return true;
+	}
+	return p->nr_cpus_allowed == 1;
+}
+
+s32 BPF_STRUCT_OPS(central_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	/*
+	 * Wake tasks up on the central CPU's runqueue: an idle central CPU is
+	 * then woken by the kernel itself and runs its dispatch round. A task
+	 * that may not run there stays where it was.
+	 */
+	if (bpf_cpumask_test_cpu(central_cpu, p->cpus_ptr))
+		return central_cpu;
+	return prev_cpu;
+}
+
+/*
+ * With SCX_OPS_ENQ_LAST, a task that was the last one on its CPU comes here
+ * from the middle of that CPU's switch, and the kernel leaves the follow-up
+ * to us ("execution may stall" otherwise): if the CPU goes idle anyway, the
+ * task would sit in its local DSQ until something unrelated wakes the CPU.
+ * The kick is deferred until the switch is over and does nothing unless the
+ * CPU is idle by then. The central queue needs no such kick: every push
+ * kicks the central CPU, whose insert into a local DSQ wakes an idle CPU.
+ */
+static void kick_if_last(const struct task_struct *p, u64 enq_flags)
+{
+	if (enq_flags & SCX_ENQ_LAST)
+		scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+}
+
+void BPF_STRUCT_OPS(central_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	s32 pid = p->pid;
+
+	stat_inc(&nr_total);
+
+	/*
+	 * Per-CPU kthreads (ksoftirqd, kworkers, ...) run first on their own
+	 * CPU; the tasks they preempt keep their place. A task that cannot
+	 * leave its CPU stays there too.
+	 */
+	if ((p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1) {
+		stat_inc(&nr_locals);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_INF,
+				   enq_flags | SCX_ENQ_HEAD | SCX_ENQ_PREEMPT);
+		kick_if_last(p, enq_flags);
+		return;
+	}
+	if (migration_disabled(p)) {
+		stat_inc(&nr_locals);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_INF, enq_flags);
+		kick_if_last(p, enq_flags);
+		return;
+	}
+
+	if (bpf_map_push_elem(&central_q, &pid, 0)) {
+		stat_inc(&nr_overflows);
+		scx_bpf_dsq_insert(p, FALLBACK_DSQ_ID, SCX_SLICE_INF, enq_flags);
+	} else {
+		__sync_fetch_and_add(&queue_depth, 1);
+		stat_inc(&nr_queued);
+	}
+
+	/*
+	 * The central CPU decides now. Even when @p is the task just switched
+	 * out here (SCX_ENQ_LAST or a preemption), someone has to hand it out
+	 * again, and only the central CPU does.
+	 */
+	scx_bpf_kick_cpu(central_cpu, SCX_KICK_PREEMPT);
+}
+
+enum dispatch_result {
+	DISPATCH_PLACED,	/* a task is on its way to the CPU */
+	DISPATCH_EMPTY,		/* central_q ran dry */
+	DISPATCH_NO_SLOTS,	/* the dispatch buffer is full: retry later */
+};
+
+/* Pops tasks until one is placed into @cpu's local DSQ. */
+static enum dispatch_result dispatch_to_cpu(s32 cpu)
+{
+	bpf_repeat(MAX_QUEUED) {
+		struct task_struct *p;
+		s32 pid, home;
+
+		if (!scx_bpf_dispatch_nr_slots())
+			return DISPATCH_NO_SLOTS;
+		if (bpf_map_pop_elem(&central_q, &pid))
+			return DISPATCH_EMPTY;
+		__sync_fetch_and_sub(&queue_depth, 1);
+
+		p = bpf_task_from_pid(pid);
+		if (!p) {
+			stat_inc(&nr_lost_pids);
+			continue;
+		}
+
+		home = scx_bpf_task_cpu(p);
+		if (home != cpu && stays_home(p)) {
+			/* Its own CPU's local DSQ: nothing moves. */
+			stat_inc(&nr_mismatches);
+			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | home, SCX_SLICE_INF, 0);
+			if (home != central_cpu)
+				scx_bpf_kick_cpu(home, SCX_KICK_IDLE);
+			bpf_task_release(p);
+			continue;
+		}
+		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+			/* The simple way out: someone allowed will take it. */
+			stat_inc(&nr_mismatches);
+			scx_bpf_dsq_insert(p, FALLBACK_DSQ_ID, SCX_SLICE_INF, 0);
+			bpf_task_release(p);
+			continue;
+		}
+
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, SCX_SLICE_INF, 0);
+		stat_inc(&nr_dispatches);
+		bpf_task_release(p);
+		return DISPATCH_PLACED;
+	}
+	return DISPATCH_EMPTY;
+}
+
+/* The central CPU's round: one task for each CPU that asked. */
+static bool dispatch_round(void)
+{
+	s32 cpu;
+
+	bpf_for(cpu, 0, nr_cpu_ids) {
+		u32 *gimme;
+
+		if (cpu == central_cpu)
+			continue;
+		gimme = ARRAY_ELEM_PTR(cpu_gimme_task, cpu, nr_cpu_ids);
+		if (!gimme || !READ_ONCE(*gimme))
+			continue;
+
+		switch (dispatch_to_cpu(cpu)) {
+		case DISPATCH_PLACED:
+			WRITE_ONCE(*gimme, 0);
+			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+			break;
+		case DISPATCH_EMPTY:
+			return true;
+		case DISPATCH_NO_SLOTS:
+			/* Come back once this batch has been flushed. */
+			stat_inc(&nr_retries);
+			scx_bpf_kick_cpu(central_cpu, SCX_KICK_PREEMPT);
+			return false;
+		}
+	}
+	return true;
+}
+
+void BPF_STRUCT_OPS(central_dispatch, s32 cpu, struct task_struct *prev)
+{
+	u32 *gimme;
+
+	if (cpu == central_cpu) {
+		if (!dispatch_round())
+			return;
+		/* Then itself: overflow first, it has waited longest. */
+		if (scx_bpf_dsq_move_to_local(FALLBACK_DSQ_ID))
+			return;
+		dispatch_to_cpu(cpu);
+		return;
+	}
+
+	if (scx_bpf_dsq_move_to_local(FALLBACK_DSQ_ID))
+		return;
+
+	gimme = ARRAY_ELEM_PTR(cpu_gimme_task, cpu, nr_cpu_ids);
+	if (!gimme)
+		return;
+	/*
+	 * Raise the flag with a full barrier before looking at the queue. An
+	 * enqueue pushes, then counts, then kicks the central CPU: either we see
+	 * its count and kick the central CPU ourselves, or its kick comes after
+	 * our flag and the central CPU's round sees the flag.
+	 */
+	__sync_lock_test_and_set(gimme, 1);
+	if (READ_ONCE(queue_depth))
+		scx_bpf_kick_cpu(central_cpu, SCX_KICK_PREEMPT);
+}
+
+void BPF_STRUCT_OPS(central_running, struct task_struct *p)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	u64 *started_at = ARRAY_ELEM_PTR(cpu_started_at, cpu, nr_cpu_ids);
+
+	/* 0 means idle, so never store it. */
+	if (started_at)
+		WRITE_ONCE(*started_at, bpf_ktime_get_ns() ?: 1);
+}
+
+void BPF_STRUCT_OPS(central_stopping, struct task_struct *p, bool runnable)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	u64 *started_at = ARRAY_ELEM_PTR(cpu_started_at, cpu, nr_cpu_ids);
+
+	if (started_at)
+		WRITE_ONCE(*started_at, 0);
+}
+
+/*
+ * Every TIMER_INTERVAL_NS on the central CPU: preempt each CPU whose task has
+ * had its slice while tasks wait, in central_q, in FALLBACK_DSQ, or in that
+ * CPU's own local DSQ (tasks sent home, kthreads do not wait: they preempt).
+ */
+static int central_timerfn(void *map, int *key, struct bpf_timer *timer)
+{
+	u64 now = bpf_ktime_get_ns();
+	bool waiting = READ_ONCE(queue_depth) || scx_bpf_dsq_nr_queued(FALLBACK_DSQ_ID) > 0;
+	s32 cpu;
+
+	bpf_for(cpu, 0, nr_cpu_ids) {
+		u64 *started_at = ARRAY_ELEM_PTR(cpu_started_at, cpu, nr_cpu_ids);
+		u64 at;
+
+		if (!started_at)
+			continue;
+		at = READ_ONCE(*started_at);
+		if (!at || time_before(now, at + slice_ns))
+			continue;
+		if (!waiting && scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) <= 0)
+			continue;
+		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+		stat_inc(&nr_preempts);
+	}
+
+	stat_inc(&nr_timers);
+	bpf_timer_start(timer, TIMER_INTERVAL_NS, READ_ONCE(timer_flags));
+	return 0;
+}
+
+/*
+ * Run by user space with BPF_PROG_TEST_RUN after attach, from a thread pinned
+ * to the central CPU. Returns a timer_start_status, or a negative errno.
+ */
+SEC("syscall")
+int start_timer(void *ctx)
+{
+	struct central_timer *ct;
+	u32 key = 0;
+	int status = TIMER_PINNED;
+	int ret;
+
+	ct = bpf_map_lookup_elem(&central_timer, &key);
+	if (!ct)
+		return -ENOENT;
+
+	ret = bpf_timer_init(&ct->timer, &central_timer, CLOCK_MONOTONIC);
+	if (ret)
+		return ret;
+	ret = bpf_timer_set_callback(&ct->timer, central_timerfn);
+	if (ret)
+		return ret;
+
+	/* The callback re-arms with timer_flags: set them before it can run. */
+	if (bpf_get_smp_processor_id() == central_cpu) {
+		WRITE_ONCE(timer_flags, BPF_F_TIMER_CPU_PIN);
+		ret = bpf_timer_start(&ct->timer, TIMER_INTERVAL_NS, BPF_F_TIMER_CPU_PIN);
+		if (ret != -EINVAL)
+			return ret ?: status;
+		status = TIMER_PIN_UNSUPPORTED;
+	} else {
+		status = TIMER_NOT_ON_CENTRAL;
+	}
+
+	WRITE_ONCE(timer_flags, 0);
+	ret = bpf_timer_start(&ct->timer, TIMER_INTERVAL_NS, 0);
+	return ret ?: status;
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(central_init)
+{
+	if (central_cpu < 0 || central_cpu >= nr_cpu_ids) {
+		scx_bpf_error("central CPU %d is not below nr_cpu_ids %u", central_cpu, nr_cpu_ids);
+		return -EINVAL;
+	}
+	return scx_bpf_create_dsq(FALLBACK_DSQ_ID, -1);
+}
+
+void BPF_STRUCT_OPS(central_exit, struct scx_exit_info *ei)
+{
+	UEI_RECORD(uei, ei);
+}
+
+SCX_OPS_DEFINE(central_ops,
+	       .select_cpu	= (void *)central_select_cpu,
+	       .enqueue		= (void *)central_enqueue,
+	       .dispatch	= (void *)central_dispatch,
+	       .running		= (void *)central_running,
+	       .stopping	= (void *)central_stopping,
+	       .init		= (void *)central_init,
+	       .exit		= (void *)central_exit,
+	       .flags		= SCX_OPS_ENQ_LAST,
+	       .name		= "central");
