@@ -1,0 +1,369 @@
+//! scx_qmap: five FIFOs kept in BPF, picked by task weight and drained in weighted
+//! turns through one shared queue; the example that shows nearly every sched_ext
+//! feature at once (direct dispatch, re-enqueue, DSQ iteration, debug dumps, CPU
+//! performance targets, hotplug, failure injection). The policy and its trade-offs
+//! are described at the top of `src/bpf/main.bpf.c`.
+
+use std::fmt;
+use std::mem::MaybeUninit;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use libbpf_rs::skel::Skel;
+use libbpf_rs::{Link, Object, OpenObject};
+use scx_core::{compat, Attached, CommonOpts};
+use serde::Serialize;
+
+#[allow(clippy::all, unused_imports, unused_qualifications, non_camel_case_types, non_snake_case)]
+mod bpf {
+    include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
+}
+
+/// A sched_ext scheduler: five BPF FIFOs, a demonstration of the sched_ext feature set.
+/// Its watchdog timeout is 5 s unless --timeout-ms says otherwise.
+#[derive(Parser, Debug)]
+#[command(name = "scx_qmap", version = scx_core::VERSION)]
+struct Opts {
+    /// Time slice in microseconds
+    #[arg(short, long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    slice_us: u64,
+
+    /// Test: call scx_bpf_error() after N enqueues
+    #[arg(short = 'e', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    error_after: Option<u32>,
+
+    /// Test: stall every Nth user thread (never dispatch it)
+    #[arg(short = 't', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    stall_user_nth: Option<u32>,
+
+    /// Test: stall every Nth kernel thread
+    #[arg(short = 'T', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    stall_kernel_nth: Option<u32>,
+
+    /// Test: make ops.dispatch() loop forever after N dispatches
+    #[arg(short = 'l', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    dispatch_loop_after: Option<u32>,
+
+    /// Tasks moved from the FIFOs by one ops.dispatch() call
+    #[arg(short = 'b', long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=32))]
+    batch: u32,
+
+    /// Print the length and the head of the shared DSQ with each stats report
+    #[arg(short = 'P', long)]
+    print_shared_dsq: bool,
+
+    /// Boost nice -20 tasks: move them ahead through a high-priority DSQ
+    #[arg(short = 'H', long)]
+    highpri_boost: bool,
+
+    /// Keep the process PID out of sched_ext; -1 means this process
+    #[arg(short = 'd', long, value_name = "PID", allow_negative_numbers = true, value_parser = parse_pid)]
+    disallow: Option<i32>,
+
+    /// Size in bytes of the debug dump kept on an error exit (as --exit-dump-len)
+    #[arg(short = 'D', long, value_name = "LEN", conflicts_with = "exit_dump_len",
+          value_parser = clap::value_parser!(u32).range(1024..=(1 << 24)))]
+    dump_len: Option<u32>,
+
+    /// Leave qmap's own lines out of the debug dump
+    #[arg(short = 'S', long)]
+    suppress_dump: bool,
+
+    #[command(flatten)]
+    common: CommonOpts,
+}
+
+fn parse_pid(s: &str) -> Result<i32, String> {
+    match s.parse::<i32>() {
+        Ok(pid) if pid == -1 || pid > 0 => Ok(pid),
+        _ => Err(format!("'{s}' is not a process id (a positive number, or -1 for this process)")),
+    }
+}
+
+/// CPU performance levels, in units of 1/1024 of the fastest (`SCX_CPUPERF_ONE`).
+#[derive(Serialize)]
+struct Cpuperf {
+    cur_min: u32,
+    cur_avg: u32,
+    cur_max: u32,
+    target_min: u32,
+    target_avg: u32,
+    target_max: u32,
+}
+
+/// Counts since the scheduler was attached, plus the FIFOs' current depth.
+#[derive(Serialize)]
+struct Stats {
+    /// Tasks queued on a FIFO.
+    enq: u64,
+    /// Tasks taken from a FIFO into the shared DSQ.
+    dsp: u64,
+    /// Tasks handed back because a higher scheduling class took their CPU.
+    reenq: u64,
+    /// Tasks that left qmap's custody (ops.dequeue()).
+    deq: u64,
+    /// Tasks picked by core scheduling (SCHED_CORE kernels only).
+    core: u64,
+    /// Direct dispatches from ops.enqueue() to an idle CPU.
+    enq_ddsp: u64,
+    /// -H: high-priority tasks sent to this CPU, to another, from the timer, lost.
+    exp_local: u64,
+    exp_remote: u64,
+    exp_timer: u64,
+    exp_lost: u64,
+    /// PIDs in each FIFO now.
+    queued: [i64; 5],
+    /// CPU hotplug events seen (ops.cpu_online() / ops.cpu_offline()).
+    cpu_online: u64,
+    cpu_offline: u64,
+    /// Current and target CPU performance, when the kernel has cpuperf.
+    cpuperf: Option<Cpuperf>,
+    /// -P: tasks in the shared DSQ and the PIDs at its head.
+    shared_dsq: Option<(i32, Vec<i32>)>,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = self.queued;
+        writeln!(
+            f,
+            "stats  : enq={} dsp={} delta={} reenq={} deq={} core={} enq_ddsp={}",
+            self.enq,
+            self.dsp,
+            self.enq as i64 - self.dsp as i64,
+            self.reenq,
+            self.deq,
+            self.core,
+            self.enq_ddsp
+        )?;
+        write!(
+            f,
+            "         exp_local={} exp_remote={} exp_timer={} exp_lost={} queued={}/{}/{}/{}/{} hotplug=+{}/-{}",
+            self.exp_local,
+            self.exp_remote,
+            self.exp_timer,
+            self.exp_lost,
+            q[0],
+            q[1],
+            q[2],
+            q[3],
+            q[4],
+            self.cpu_online,
+            self.cpu_offline
+        )?;
+        if let Some(c) = &self.cpuperf {
+            write!(
+                f,
+                "\ncpuperf: cur min/avg/max={}/{}/{} target min/avg/max={}/{}/{}",
+                c.cur_min, c.cur_avg, c.cur_max, c.target_min, c.target_avg, c.target_max
+            )?;
+        }
+        if let Some((nr, head)) = &self.shared_dsq {
+            let pids: Vec<String> = head.iter().map(i32::to_string).collect();
+            write!(f, "\nshared : nr={nr} head=[{}]", pids.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Min/avg/max of the current and target performance levels over the CPUs the timer
+/// has sampled (`struct cpu_ctx` in every CPU's slot of `cpu_ctx_stor`). The average
+/// of the current level is weighted by capacity, as the kernel's qmap does.
+fn cpuperf<M: libbpf_rs::MapCore>(map: &M) -> Result<Option<Cpuperf>> {
+    let slots = map
+        .lookup_percpu(&0u32.to_ne_bytes(), libbpf_rs::MapFlags::ANY)
+        .context("failed to read cpu_ctx_stor")?
+        .unwrap_or_default();
+    let u32_at = |v: &[u8], off: usize| v.get(off..off + 4).map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    // struct cpu_ctx: u64 dsp_idx, u64 dsp_cnt, u32 avg_weight, cpuperf_target, cpuperf_cur, cpuperf_cap.
+    let cpus: Vec<(u32, u32, u32)> = slots
+        .iter()
+        .map(|v| (u32_at(v, 20), u32_at(v, 24), u32_at(v, 28)))
+        .filter(|&(_, _, cap)| cap > 0)
+        .collect();
+    if cpus.is_empty() {
+        return Ok(None);
+    }
+    let n = cpus.len() as u64;
+    let cap_sum: u64 = cpus.iter().map(|c| u64::from(c.2)).sum();
+    let cur_sum: u64 = cpus.iter().map(|c| u64::from(c.1) * u64::from(c.2) / 1024).sum();
+    Ok(Some(Cpuperf {
+        cur_min: cpus.iter().map(|c| c.1).min().unwrap_or(0),
+        cur_avg: (cur_sum * 1024 / cap_sum) as u32,
+        cur_max: cpus.iter().map(|c| c.1).max().unwrap_or(0),
+        target_min: cpus.iter().map(|c| c.0).min().unwrap_or(0),
+        target_avg: (cpus.iter().map(|c| u64::from(c.0)).sum::<u64>() / n) as u32,
+        target_max: cpus.iter().map(|c| c.0).max().unwrap_or(0),
+    }))
+}
+
+struct Scheduler<'obj> {
+    skel: bpf::MainSkel<'obj>,
+    has_cpuperf: bool,
+    print_shared_dsq: bool,
+    /// The sched_switch program on 7.2+, detached when this is dropped.
+    _reenq_link: Option<Link>,
+}
+
+impl<'obj> Scheduler<'obj> {
+    fn init(opts: &Opts, common: &CommonOpts, storage: &'obj mut MaybeUninit<OpenObject>) -> Result<Attached<'obj, Stats>> {
+        // Open the object; scx-core sets the fields every scheduler shares.
+        let mut open = scx_core::open(bpf::MainSkelBuilder::default(), storage, common)?;
+
+        // The policy's knobs and the failure injections, fixed once loaded.
+        let rodata = open.maps.rodata_data.as_deref_mut().context("the BPF object has no .rodata")?;
+        rodata.slice_ns = opts.slice_us * 1000;
+        rodata.stall_user_nth = opts.stall_user_nth.unwrap_or(0);
+        rodata.stall_kernel_nth = opts.stall_kernel_nth.unwrap_or(0);
+        rodata.dsp_inf_loop_after = opts.dispatch_loop_after.unwrap_or(0);
+        rodata.dsp_batch = opts.batch;
+        rodata.highpri_boosting = opts.highpri_boost;
+        rodata.print_shared_dsq = opts.print_shared_dsq;
+        rodata.suppress_dump = opts.suppress_dump;
+        rodata.disallow_tgid = match opts.disallow {
+            Some(-1) => i32::try_from(std::process::id()).context("this process id does not fit a pid_t")?,
+            Some(pid) => pid,
+            None => 0,
+        };
+        let bss = open.maps.bss_data.as_deref_mut().context("the BPF object has no .bss")?;
+        bss.test_error_cnt = opts.error_after.unwrap_or(0);
+
+        // Re-enqueue on a higher class taking the CPU: 7.2 deprecated ops.cpu_release()
+        // in favour of the sched_switch tracepoint (and logs a warning when it is set).
+        let btf = compat::vmlinux_btf()?;
+        let use_tp = compat::struct_has_field(&btf, "sched_ext_ops_cid", "enqueue")
+            && compat::has_kfunc(&btf, "scx_bpf_dsq_reenq");
+        if use_tp {
+            open.struct_ops.qmap_ops_mut().cpu_release = std::ptr::null_mut();
+            open.progs.qmap_cpu_release.set_autoload(false);
+            open.progs.qmap_sched_switch.set_autoload(true);
+        }
+        let has_cpuperf = compat::has_kfunc(&btf, "scx_bpf_cpuperf_cur");
+
+        // Load (the verifier runs here) and attach.
+        let mut skel = scx_core::load(open)?;
+        let link = scx_core::attach(&mut skel)?;
+        let reenq_link = if use_tp {
+            Some(skel.progs.qmap_sched_switch.attach().context("failed to attach the sched_switch program")?)
+        } else {
+            None
+        };
+        log::debug!("re-enqueue through {}", if use_tp { "the sched_switch tracepoint" } else { "ops.cpu_release()" });
+        Ok(Attached::new(
+            Scheduler { skel, has_cpuperf, print_shared_dsq: opts.print_shared_dsq, _reenq_link: reenq_link },
+            link,
+        ))
+    }
+}
+
+impl scx_core::Scheduler for Scheduler<'_> {
+    type Stats = Stats;
+
+    fn object(&self) -> &Object {
+        self.skel.object()
+    }
+
+    fn stats(&mut self) -> Result<Stats> {
+        let b = self.skel.maps.bss_data.as_deref().context("the BPF object has no .bss")?;
+        let cpuperf = if self.has_cpuperf { cpuperf(&self.skel.maps.cpu_ctx_stor)? } else { None };
+        let shared_dsq = self.print_shared_dsq.then(|| {
+            let len = (b.shared_dsq_snap_len as usize).min(b.shared_dsq_snap.len());
+            (b.shared_dsq_nr, b.shared_dsq_snap[..len].to_vec())
+        });
+        Ok(Stats {
+            enq: b.nr_enqueued,
+            dsp: b.nr_dispatched,
+            reenq: b.nr_reenqueued,
+            deq: b.nr_dequeued,
+            core: b.nr_core_sched_execed,
+            enq_ddsp: b.nr_ddsp_from_enq,
+            exp_local: b.nr_expedited_local,
+            exp_remote: b.nr_expedited_remote,
+            exp_timer: b.nr_expedited_from_timer,
+            exp_lost: b.nr_expedited_lost,
+            queued: b.queue_depth,
+            cpu_online: b.nr_cpu_online,
+            cpu_offline: b.nr_cpu_offline,
+            cpuperf,
+            shared_dsq,
+        })
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let opts: Opts = scx_core::cli::parse();
+    let mut common = opts.common.clone();
+    if let Some(len) = opts.dump_len {
+        common.exit_dump_len = len;
+    }
+    scx_core::run(&common, |storage| Scheduler::init(&opts, &common, storage))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Opts::command().debug_assert();
+    }
+
+    #[test]
+    fn kernel_example_flags_parse() {
+        let o = Opts::try_parse_from([
+            "scx_qmap", "-s", "5000", "-e", "100", "-t", "20", "-T", "3", "-l", "1000", "-b", "4", "-P", "-H", "-d",
+            "-1", "-D", "65536", "-S", "-p",
+        ])
+        .unwrap();
+        assert_eq!(o.slice_us, 5000);
+        assert_eq!(o.error_after, Some(100));
+        assert_eq!((o.stall_user_nth, o.stall_kernel_nth), (Some(20), Some(3)));
+        assert_eq!(o.dispatch_loop_after, Some(1000));
+        assert_eq!(o.batch, 4);
+        assert!(o.print_shared_dsq && o.highpri_boost && o.suppress_dump && o.common.partial);
+        assert_eq!(o.disallow, Some(-1));
+        assert_eq!(o.dump_len, Some(65536));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for args in [
+            &["-d", "0"][..],
+            &["-d", "-2"],
+            &["-b", "0"],
+            &["-b", "33"],
+            &["-e", "0"],
+            &["-D", "10"],
+            &["-D", "4096", "--exit-dump-len", "8192"],
+        ] {
+            let argv = std::iter::once("scx_qmap").chain(args.iter().copied());
+            assert!(Opts::try_parse_from(argv).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn stats_lines() {
+        let s = Stats {
+            enq: 10,
+            dsp: 7,
+            reenq: 1,
+            deq: 9,
+            core: 0,
+            enq_ddsp: 2,
+            exp_local: 0,
+            exp_remote: 0,
+            exp_timer: 0,
+            exp_lost: 0,
+            queued: [0, 0, 3, 0, 0],
+            cpu_online: 1,
+            cpu_offline: 1,
+            cpuperf: None,
+            shared_dsq: Some((2, vec![5, 6])),
+        };
+        let text = s.to_string();
+        assert!(text.starts_with("stats  : enq=10 dsp=7 delta=3 reenq=1"), "{text}");
+        assert!(text.contains("queued=0/0/3/0/0 hotplug=+1/-1"), "{text}");
+        assert!(text.ends_with("shared : nr=2 head=[5 6]"), "{text}");
+    }
+}
