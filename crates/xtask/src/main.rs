@@ -4,8 +4,9 @@
 //! virtme-ng VM under QEMU, and builds the README's two commands on top:
 //! `demo` (run one scheduler under a short workload and show its stats) and
 //! `test` (unit tests, then every scheduler's smoke scenario and behavioural
-//! checks on a set of kernels). The same binary is the agent that runs inside
-//! the VM (`xtask guest`, hidden).
+//! checks on a set of kernels), and `new` (start a scheduler from a copy of
+//! scx_simple). The same binary is the agent that runs inside the VM
+//! (`xtask guest`, hidden).
 //!
 //! xtask deliberately depends on neither libbpf-rs nor scx_utils, so it builds
 //! on a machine without clang and can install clang itself (`setup`).
@@ -14,6 +15,7 @@ mod apt;
 mod demo;
 mod guest;
 mod kernels;
+mod new;
 mod paths;
 mod plan;
 mod report;
@@ -56,6 +58,8 @@ enum Cmd {
     Demo(demo::DemoArgs),
     /// Check (and install) the host packages and virtme-ng that the suite needs
     Setup(setup::SetupArgs),
+    /// Start a new scheduler: copy scheds/simple to scheds/NAME, renamed throughout
+    New(new::NewArgs),
     /// The agent that runs inside the VM (used by `test` and `demo`)
     #[command(hide = true)]
     Guest(guest::GuestArgs),
@@ -124,6 +128,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Test(a) => test_cmd::run(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Setup(a) => setup::run(a),
+        Cmd::New(a) => new::run(a),
         Cmd::Guest(a) => guest::run(a),
     }
 }
