@@ -7,6 +7,7 @@
 //! loads and attaches its skeleton; see `scheds/simple/src/main.rs` for the shape.
 
 pub mod cli;
+pub mod cli_test;
 pub mod compat;
 pub mod exit;
 pub mod generate;

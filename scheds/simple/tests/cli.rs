@@ -1,47 +1,29 @@
 //! The binary's behaviour that needs no sched_ext kernel: option errors, and on a
 //! host without sched_ext, the one-sentence refusal.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use scx_core::cli_test;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scx_simple")).args(args).output().expect("failed to run scx_simple")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+const BIN: &str = env!("CARGO_BIN_EXE_scx_simple");
 
 #[test]
 fn help_and_version_exit_zero() {
-    let o = run(&["--help"]);
-    assert_eq!(o.status.code(), Some(0));
-    let help = String::from_utf8_lossy(&o.stdout);
-    assert!(help.contains("--fifo") && help.contains("--timeout-ms"), "{help}");
-    let v = run(&["--version"]);
-    assert_eq!(v.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&v.stdout).starts_with("scx_simple 0."));
+    cli_test::assert_help_and_version(BIN, "scx_simple", &["--fifo", "--slice-us", "--timeout-ms"]);
 }
 
 #[test]
 fn bad_options_are_usage_errors_checked_before_loading() {
-    for args in [&["--bogus"][..], &["--timeout-ms", "30001"], &["--slice-us", "0"], &["--stats-interval", "x"]] {
-        let o = run(args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        assert!(!stderr(&o).contains("panicked"), "{args:?}");
-    }
+    cli_test::assert_usage_errors(
+        BIN,
+        &[
+            &["--bogus"],
+            &["--timeout-ms", "30001"],
+            &["--slice-us", "0"],
+            &["--stats-interval", "x"],
+        ],
+    );
 }
 
 #[test]
 fn host_without_sched_ext_gets_one_sentence() {
-    if Path::new("/sys/kernel/sched_ext").exists() {
-        eprintln!("this host has sched_ext; the VM tests cover the other refusals");
-        return;
-    }
-    let o = run(&[]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(69), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("CONFIG_SCHED_CLASS_EXT"), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    cli_test::assert_refused_without_sched_ext(BIN, &[]);
 }
