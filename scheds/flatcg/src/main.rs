@@ -1,0 +1,295 @@
+//! scx_flatcg: cgroup weights honoured across nested cgroups at the cost of a flat
+//! scheduler. Each cgroup's share of the whole machine is the product of its shares at
+//! every level (counting only active siblings), and all cgroups are scheduled on one
+//! level by cgroup virtual time. The policy and its trade-offs are described at the top
+//! of `src/bpf/main.bpf.c`.
+
+use std::fmt;
+use std::fs;
+use std::mem::MaybeUninit;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use libbpf_rs::skel::{OpenSkel, Skel};
+use libbpf_rs::{Object, OpenObject};
+use scx_core::{compat, Attached, CommonOpts};
+use serde::Serialize;
+
+#[allow(
+    clippy::all,
+    unused_imports,
+    unused_qualifications,
+    non_camel_case_types,
+    non_snake_case
+)]
+mod bpf {
+    include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
+}
+
+/// A sched_ext scheduler that flattens the cgroup hierarchy: hierarchical cgroup weights,
+/// one level of scheduling.
+#[derive(Parser, Debug)]
+#[command(name = "scx_flatcg", version = scx_core::VERSION)]
+struct Opts {
+    /// Cgroup slice in microseconds: how long a CPU stays on one cgroup (also the task slice)
+    #[arg(short, long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    slice_us: u64,
+
+    /// Seconds between two stats reports (the same as --stats-interval; 0 turns them off)
+    #[arg(short, long, value_name = "SECS", conflicts_with = "stats_interval", value_parser = parse_secs)]
+    interval: Option<f64>,
+
+    /// Run the tasks inside a cgroup in FIFO order instead of weighted virtual time
+    #[arg(short, long)]
+    fifo: bool,
+
+    #[command(flatten)]
+    common: CommonOpts,
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(0.0..=3600.0).contains(&v) {
+        return Err(format!("{v} is outside 0 to 3600 seconds"));
+    }
+    Ok(v)
+}
+
+/// The BPF side's counters, in the order of `enum fcg_stat_idx`.
+const STAT_NAMES: [&str; 18] = [
+    "act",
+    "deact",
+    "local",
+    "global",
+    "hwt_cache",
+    "hwt_update",
+    "enq_skip",
+    "enq_race",
+    "cns_keep",
+    "cns_expire",
+    "cns_empty",
+    "cns_gone",
+    "pnc_next",
+    "pnc_empty",
+    "pnc_idle",
+    "pnc_gone",
+    "pnc_race",
+    "rescue",
+];
+
+/// One interval's report: counter deltas since the previous one.
+#[derive(Serialize)]
+struct Stats {
+    seq: u64,
+    /// Busy share of all CPUs over the interval, from /proc/stat (percent).
+    cpu_busy_pct: f64,
+    hweight_gen: u64,
+    /// `STAT_NAMES[i]` -> delta.
+    counts: Vec<(&'static str, u64)>,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = |name: &str| {
+            self.counts
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0, |(_, v)| *v)
+        };
+        write!(
+            f,
+            "[SEQ {} cpu={:5.1}% hweight_gen={}] act={} deact={} global={} local={} | \
+             HWT cache={} update={} | ENQ skip={} race={} | CNS keep={} expire={} empty={} gone={} | \
+             PNC next={} empty={} idle={} gone={} race={} | rescue={}",
+            self.seq,
+            self.cpu_busy_pct,
+            self.hweight_gen,
+            c("act"),
+            c("deact"),
+            c("global"),
+            c("local"),
+            c("hwt_cache"),
+            c("hwt_update"),
+            c("enq_skip"),
+            c("enq_race"),
+            c("cns_keep"),
+            c("cns_expire"),
+            c("cns_empty"),
+            c("cns_gone"),
+            c("pnc_next"),
+            c("pnc_empty"),
+            c("pnc_idle"),
+            c("pnc_gone"),
+            c("pnc_race"),
+            c("rescue"),
+        )
+    }
+}
+
+/// (busy, total) jiffies of all CPUs from the first line of /proc/stat.
+fn cpu_times() -> Option<(u64, u64)> {
+    let text = fs::read_to_string("/proc/stat").ok()?;
+    let vals: Vec<u64> = text
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = vals.iter().sum();
+    let idle = vals.get(3).copied().unwrap_or(0) + vals.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+struct Scheduler<'obj> {
+    skel: bpf::MainSkel<'obj>,
+    seq: u64,
+    prev: Vec<u64>,
+    prev_cpu: Option<(u64, u64)>,
+}
+
+impl<'obj> Scheduler<'obj> {
+    fn init(
+        opts: &Opts,
+        storage: &'obj mut MaybeUninit<OpenObject>,
+    ) -> Result<Attached<'obj, Stats>> {
+        // Open the object; scx-core sets the fields every scheduler shares.
+        let mut open = scx_core::open(bpf::MainSkelBuilder::default(), storage, &opts.common)?;
+
+        // Kernels before 7.1 only pass cgroup weights to a scheduler that says it
+        // handles them; 7.1 removed the flag and rejects it, so set it only where known.
+        let vmlinux = compat::vmlinux_btf()?;
+        let weight_flag = compat::ops_flag(&vmlinux, "SCX_OPS_HAS_CGROUP_WEIGHT");
+        scx_core::add_ops_flags(open.open_object_mut(), weight_flag)?;
+
+        // The policy's knobs, fixed once loaded.
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .context("the BPF object has no .rodata")?;
+        rodata.cgrp_slice_ns = opts.slice_us * 1000;
+        rodata.fifo_sched = opts.fifo;
+
+        // Load (the verifier runs here) and attach.
+        let mut skel = scx_core::load(open)?;
+        let link = scx_core::attach(&mut skel)?;
+        log::info!(
+            "slice={}us mode={} cgroup-weight flag={}",
+            opts.slice_us,
+            if opts.fifo { "fifo" } else { "vtime" },
+            if weight_flag != 0 {
+                "set"
+            } else {
+                "absent (7.1+)"
+            }
+        );
+        let prev = vec![0; STAT_NAMES.len()];
+        Ok(Attached::new(
+            Scheduler {
+                skel,
+                seq: 0,
+                prev,
+                prev_cpu: cpu_times(),
+            },
+            link,
+        ))
+    }
+}
+
+impl scx_core::Scheduler for Scheduler<'_> {
+    type Stats = Stats;
+
+    fn object(&self) -> &Object {
+        self.skel.object()
+    }
+
+    fn stats(&mut self) -> Result<Stats> {
+        let now = scx_core::percpu_sum(&self.skel.maps.stats, STAT_NAMES.len() as u32)?;
+        let counts = STAT_NAMES
+            .iter()
+            .zip(now.iter().zip(&self.prev))
+            .map(|(n, (a, b))| (*n, a.wrapping_sub(*b)))
+            .collect();
+        self.prev = now;
+
+        let cpu = cpu_times();
+        let cpu_busy_pct = match (self.prev_cpu, cpu) {
+            (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+                (b1 - b0) as f64 * 100.0 / (t1 - t0) as f64
+            }
+            _ => 0.0,
+        };
+        self.prev_cpu = cpu;
+
+        let hweight_gen = self
+            .skel
+            .maps
+            .data_data
+            .as_deref()
+            .map_or(0, |d| d.hweight_gen);
+        self.seq += 1;
+        Ok(Stats {
+            seq: self.seq,
+            cpu_busy_pct,
+            hweight_gen,
+            counts,
+        })
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let opts: Opts = scx_core::cli::parse();
+    let mut common = opts.common.clone();
+    if let Some(secs) = opts.interval {
+        common.stats_interval = secs;
+    }
+    scx_core::run(&common, |storage| Scheduler::init(&opts, storage))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Opts::command().debug_assert();
+    }
+
+    #[test]
+    fn options_parse_and_are_checked() {
+        let o = Opts::try_parse_from(["scx_flatcg", "-f", "-s", "5000", "-i", "0.5"]).unwrap();
+        assert!(o.fifo);
+        assert_eq!(o.slice_us, 5000);
+        assert_eq!(o.interval, Some(0.5));
+        assert!(Opts::try_parse_from(["scx_flatcg", "-s", "0"]).is_err());
+        assert!(Opts::try_parse_from(["scx_flatcg", "-i", "-1"]).is_err());
+        assert!(Opts::try_parse_from(["scx_flatcg", "-i", "1", "--stats-interval", "2"]).is_err());
+    }
+
+    #[test]
+    fn stats_line_names_every_counter() {
+        let counts = STAT_NAMES
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (*n, i as u64 + 100))
+            .collect();
+        let s = Stats {
+            seq: 1,
+            cpu_busy_pct: 50.0,
+            hweight_gen: 7,
+            counts,
+        };
+        let line = s.to_string();
+        assert!(
+            line.starts_with(
+                "[SEQ 1 cpu= 50.0% hweight_gen=7] act=100 deact=101 global=103 local=102"
+            ),
+            "{line}"
+        );
+        assert!(line.ends_with("rescue=117"), "{line}");
+    }
+}
