@@ -736,7 +736,8 @@ fn run_check(plan: &Plan, s: &SchedPlan, c: &CheckPlan, nr_cpus: usize) -> Check
                 .to_string();
             match res {
                 Ok(Some(st)) => match util::status_code(&st) {
-                    0 => (Status::Pass, String::new()),
+                    // A passing check's last line is its measurement: keep it.
+                    0 => (Status::Pass, last),
                     77 => (Status::Skip, last),
                     rc => {
                         let why = if last.is_empty() {
