@@ -156,10 +156,13 @@ pub fn add_ops_flags(obj: &mut OpenObject, flags: u64) -> Result<()> {
 }
 
 /// Loads the object into the kernel; the verifier's verdict is printed by libbpf above
-/// the error when it refuses a program.
+/// the error when it refuses a program. The verifier refuses with EACCES too, so
+/// "permission denied" means missing privilege only when not running as root.
 pub fn load<'obj, O: OpenSkel<'obj>>(open: O) -> Result<O::Output> {
     open.load().map_err(|e| {
-        if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        if e.kind() == libbpf_rs::ErrorKind::PermissionDenied && !root {
             anyhow!(Refusal {
                 status: crate::exit::status::NOPERM,
                 message: format!("the kernel refused to load {} (permission denied): run it as root", program_name()),

@@ -76,7 +76,7 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
         fs::remove_dir_all(&dir).with_context(|| format!("failed to clear {}", dir.display()))?;
     }
     fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    let mut sp = s.plan(&release);
+    let mut sp = s.plan(&release, &scheds::Suite::default());
     sp.args = a.args.clone();
     sp.checks.clear();
     let plan = Plan {
@@ -86,6 +86,7 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
         lib_sh: paths::lib_sh(),
         scheds: vec![sp],
         stress_secs: a.secs,
+        soak_secs: 0,
     };
     let plan_path = dir.join(PLAN_FILE);
     util::write_atomic(

@@ -129,13 +129,17 @@ fn test_sched(
         res.scheds[idx].checks.push(c);
         save(out, res)
     };
-    eprintln!("xtask-guest: [{}] {}: smoke scenario", plan.kernel, s.name);
-    let smoke = smoke(plan, s, nr_cpus);
     if s.expect_fail {
+        eprintln!("xtask-guest: [{}] {}: smoke scenario", plan.kernel, s.name);
+        let smoke = smoke(plan, s, nr_cpus);
         record(res, self_check(plan, s, smoke))?;
     } else {
-        log_result(plan, s, &smoke);
-        record(res, smoke)?;
+        if s.smoke {
+            eprintln!("xtask-guest: [{}] {}: smoke scenario", plan.kernel, s.name);
+            let smoke = smoke(plan, s, nr_cpus);
+            log_result(plan, s, &smoke);
+            record(res, smoke)?;
+        }
         for c in &s.checks {
             eprintln!(
                 "xtask-guest: [{}] {}: check {} (timeout {} s)",
@@ -716,7 +720,9 @@ fn run_check(plan: &Plan, s: &SchedPlan, c: &CheckPlan, nr_cpus: usize) -> Check
         .env("SCX_OUT", &dir)
         .env("SCX_LIB", &plan.lib_sh)
         .env("SCX_NR_CPUS", nr_cpus.to_string())
-        .env("SCX_KERNEL", &plan.kernel);
+        .env("SCX_KERNEL", &plan.kernel)
+        .env("SCX_SCHED_DIR", &s.dir)
+        .env("SCX_SOAK_SECS", plan.soak_secs.to_string());
     let (mut status, mut reason) = match spawn_logged(&mut cmd, &output) {
         Err(e) => (
             Status::Fail,

@@ -54,6 +54,8 @@ enum Cmd {
     Vm(VmArgs),
     /// README command 2: unit tests, then every scheduler's VM checks on each kernel
     Test(test_cmd::TestArgs),
+    /// Long run: every scheduler under a mix of stress-ng scheduler stressors (and cgroup churn)
+    Soak(test_cmd::SoakArgs),
     /// README command 1: build, boot, run a scheduler under a short workload, summarise
     Demo(demo::DemoArgs),
     /// Check (and install) the host packages and virtme-ng that the suite needs
@@ -126,6 +128,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Kernels(k) => kernels_cmd(k),
         Cmd::Vm(a) => vm_cmd(a),
         Cmd::Test(a) => test_cmd::run(a),
+        Cmd::Soak(a) => test_cmd::soak(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Setup(a) => setup::run(a),
         Cmd::New(a) => new::run(a),

@@ -30,6 +30,9 @@ pub struct Plan {
     pub scheds: Vec<SchedPlan>,
     /// Seconds of stress-ng in the smoke (and demo) workload.
     pub stress_secs: u64,
+    /// Seconds of the soak check (`xtask soak`), exported as SCX_SOAK_SECS.
+    #[serde(default)]
+    pub soak_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,12 +46,23 @@ pub struct SchedPlan {
     pub expect_fail: bool,
     /// Extra scheduler arguments (demo only).
     pub args: Vec<String>,
+    /// Run the common smoke scenario before the checks.
+    #[serde(default = "yes")]
+    pub smoke: bool,
+    /// The scheduler's source directory, exported to checks as SCX_SCHED_DIR.
+    #[serde(default)]
+    pub dir: PathBuf,
     pub checks: Vec<CheckPlan>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckPlan {
-    /// Script file stem, e.g. `10-fairness` for `tests/vm/10-fairness.sh`.
+    /// Script file stem, e.g. `10-fairness` for `tests/vm/10-fairness.sh`;
+    /// the fault suite's checks are `fault-<stem>`.
     pub name: String,
     pub script: PathBuf,
     pub timeout_secs: u64,

@@ -8,7 +8,10 @@
 //! - A fixture is the same under `fixtures/<name>/`; fixtures are deliberately
 //!   broken schedulers that the smoke scenario must catch.
 //! - Checks are the executable `tests/vm/*.sh` of a scheduler, run in name
-//!   order; `# timeout: N` (seconds) in a script overrides the default.
+//!   order, then the fault suite `crates/xtask/vm/faults/*.sh` (reported as
+//!   `fault-<stem>`), which every scheduler runs; `# timeout: N` (seconds) in
+//!   a script overrides the default. `xtask soak` plans `crates/xtask/vm/soak.sh`
+//!   alone.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,9 +19,25 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use crate::plan::{CheckPlan, SchedPlan};
-use crate::util;
+use crate::{paths, util};
 
 pub const DEFAULT_CHECK_TIMEOUT_SECS: u64 = 180;
+
+/// Which checks a run plans for each scheduler.
+#[derive(Debug, Clone, Default)]
+pub struct Suite {
+    /// `xtask soak`: only the soak check, for this many seconds, no smoke scenario.
+    pub soak_secs: Option<u64>,
+    /// Only the checks whose name contains one of these, and the smoke scenario
+    /// only if one of them is in `smoke`; empty: everything.
+    pub only: Vec<String>,
+}
+
+impl Suite {
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| name.contains(o.as_str()))
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct SchedSource {
@@ -43,19 +62,33 @@ impl SchedSource {
             .to_string()
     }
 
-    /// The plan entry for this scheduler (checks included).
-    pub fn plan(&self, release_dir: &Path) -> SchedPlan {
+    /// The plan entry for this scheduler (checks included). A fixture only
+    /// ever runs the smoke scenario, whatever the suite.
+    pub fn plan(&self, release_dir: &Path, suite: &Suite) -> SchedPlan {
+        let checks = if self.expect_fail {
+            Vec::new()
+        } else if let Some(secs) = suite.soak_secs {
+            vec![CheckPlan {
+                name: "soak".into(),
+                script: paths::soak_sh(),
+                // The soak, plus room to start, stop and read the kernel log.
+                timeout_secs: secs + 240,
+            }]
+        } else {
+            let mut c = check_scripts(&self.dir);
+            c.extend(scripts_in(&paths::faults_dir(), "fault-"));
+            c.retain(|c| suite.wants(&c.name));
+            c
+        };
         SchedPlan {
             name: self.name.clone(),
             ops: self.ops(),
             binary: self.binary(release_dir),
             expect_fail: self.expect_fail,
             args: Vec::new(),
-            checks: if self.expect_fail {
-                Vec::new()
-            } else {
-                check_scripts(&self.dir)
-            },
+            smoke: self.expect_fail || (suite.soak_secs.is_none() && suite.wants("smoke")),
+            dir: self.dir.clone(),
+            checks,
         }
     }
 }
@@ -150,8 +183,12 @@ pub fn select(all: &[SchedSource], wanted: &[String]) -> Result<Vec<SchedSource>
 
 /// The executable `tests/vm/*.sh` of a scheduler, sorted by file name.
 pub fn check_scripts(sched_dir: &Path) -> Vec<CheckPlan> {
-    let dir = sched_dir.join("tests").join("vm");
-    let Ok(rd) = fs::read_dir(&dir) else {
+    scripts_in(&sched_dir.join("tests").join("vm"), "")
+}
+
+/// The executable `*.sh` of `dir`, sorted by file name, named `<prefix><stem>`.
+fn scripts_in(dir: &Path, prefix: &str) -> Vec<CheckPlan> {
+    let Ok(rd) = fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut scripts: Vec<PathBuf> = rd
@@ -171,7 +208,7 @@ pub fn check_scripts(sched_dir: &Path) -> Vec<CheckPlan> {
         let text = fs::read_to_string(&s).unwrap_or_default();
         let name = s
             .file_stem()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| format!("{prefix}{}", n.to_string_lossy()))
             .unwrap_or_default();
         out.push(CheckPlan {
             name,
@@ -273,6 +310,25 @@ mod tests {
             ["10-a", "20-b"]
         );
         assert_eq!(checks[0].timeout_secs, 42);
+
+        // Every scheduler also runs the fault suite; a filter narrows both.
+        let rel = Path::new("/r");
+        let p = all[1].plan(rel, &Suite::default());
+        assert!(p.smoke);
+        assert_eq!(p.checks[..2].iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["10-a", "20-b"]);
+        assert!(p.checks[2..].iter().all(|c| c.name.starts_with("fault-")));
+        assert!(p.checks.iter().any(|c| c.name == "fault-signals"), "{:?}", p.checks);
+        let only = Suite { only: vec!["fault-sig".into()], ..Suite::default() };
+        let p = all[1].plan(rel, &only);
+        assert!(!p.smoke);
+        assert_eq!(p.checks.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["fault-signals"]);
+        let soak = Suite { soak_secs: Some(300), ..Suite::default() };
+        let p = all[1].plan(rel, &soak);
+        assert!(!p.smoke);
+        assert_eq!(p.checks.len(), 1);
+        assert_eq!((p.checks[0].name.as_str(), p.checks[0].timeout_secs), ("soak", 540));
+        let f = fixtures[0].plan(rel, &soak);
+        assert!(f.smoke && f.checks.is_empty());
 
         let sel = select(&all, &["scx_simple".into()]).expect("select");
         assert_eq!(sel.len(), 1);

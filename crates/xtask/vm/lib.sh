@@ -11,6 +11,8 @@
 #   SCX_LIB      this file
 #   SCX_NR_CPUS  number of online CPUs in the guest
 #   SCX_KERNEL   the kernel's label (its version for pinned kernels)
+#   SCX_SCHED_DIR  the scheduler's source directory (scheds/<name>)
+#   SCX_SOAK_SECS  seconds the soak runs (`cargo xtask soak` only)
 # A `# timeout: N` comment sets the check's time limit in seconds (default 180).
 # Exit 0 = pass, 77 = skip, anything else = fail; the last non-empty line of
 # the script's output is the reason shown in the report.
@@ -104,19 +106,20 @@ sched_alive() {
 		[ "$(scx_state)" = enabled ] && [[ "$(scx_ops)" == "$SCX_OPS"* ]]
 }
 
-# sched_stop: SIGINT the scheduler, wait (at most 15 s) for it to exit and for
-# the state to read `disabled`. Prints and returns its exit status, also kept
-# in SCHED_STATUS. Call it directly, not in $(...): the subshell could not wait.
+# sched_stop [SIG]: signal the scheduler (SIGINT by default), wait (at most
+# 15 s) for it to exit and for the state to read `disabled`. Prints and returns
+# its exit status, also kept in SCHED_STATUS. Call it directly, not in $(...):
+# the subshell could not wait.
 sched_stop() {
 	[ -n "$SCHED_PID" ] || fail "sched_stop without sched_start"
-	kill -INT "$SCHED_PID" 2>/dev/null
+	kill "-${1:-INT}" "$SCHED_PID" 2>/dev/null
 	local deadline=$((SECONDS + 15))
 	while kill -0 "$SCHED_PID" 2>/dev/null; do
 		if [ "$SECONDS" -ge "$deadline" ]; then
 			kill -KILL "$SCHED_PID" 2>/dev/null
 			wait "$SCHED_PID" 2>/dev/null
 			SCHED_PID=""
-			fail "scx_$SCX_NAME did not exit within 15 s of SIGINT"
+			fail "scx_$SCX_NAME did not exit within 15 s of SIG${1:-INT}"
 		fi
 		sleep 0.1
 	done
@@ -141,4 +144,84 @@ cpu_ticks() {
 		out+=("$((f[11] + f[12]))")
 	done
 	echo "${out[*]}"
+}
+
+# enable_seq: how many times the kernel has enabled a BPF scheduler since boot.
+enable_seq() {
+	cat /sys/kernel/sched_ext/enable_seq 2>/dev/null || echo 0
+}
+
+# kernel_log_clean [REGEX]: fail on kernel log lines the smoke scenario flags
+# (BUG, WARNING, stall, error in any case), minus the emulator's known noise
+# (the list in crates/xtask/src/guest.rs, DMESG_ALLOW) and lines matching the
+# extended REGEX a check explains it tolerates. The harness clears the log
+# before each check.
+kernel_log_clean() {
+	local bad
+	bad=$(dmesg | grep -vE 'Invalid ELF header magic|virtio-fs: tag|clocksource|TSC unstable' |
+		grep -vE "${1:-^\$}" | grep -E 'BUG|WARNING|[Ss][Tt][Aa][Ll][Ll]|[Ee][Rr][Rr][Oo][Rr]')
+	[ -z "$bad" ] || fail "kernel log: $(head -n 1 <<<"$bad")"
+}
+
+# refused LABEL STATUS ARGS...: run the scheduler with ARGS and require that it
+# is refused before anything is loaded: exit status STATUS, one sentence (a
+# single line, or clap's single `error:` line with its usage hints), no panic
+# or backtrace, sched_ext still disabled and its enable count unchanged. The
+# output is left in REFUSED_OUT for further checks.
+REFUSED_OUT=""
+refused() {
+	local label=$1 want=$2 rc seq0
+	shift 2
+	seq0=$(enable_seq)
+	REFUSED_OUT=$("$SCX_SCHED" "$@" 2>&1)
+	rc=$?
+	echo "$label: status $rc: $(head -n 1 <<<"$REFUSED_OUT")"
+	[ "$rc" = "$want" ] || fail "$label: exit status $rc, want $want: $REFUSED_OUT"
+	if [ "$(grep -c . <<<"$REFUSED_OUT")" != 1 ] && [ "$(grep -c '^error:' <<<"$REFUSED_OUT")" != 1 ]; then
+		fail "$label: not one sentence: $REFUSED_OUT"
+	fi
+	grep -qiE 'panick|backtrace' <<<"$REFUSED_OUT" && fail "$label: printed a backtrace: $REFUSED_OUT"
+	[ "$(enable_seq)" = "$seq0" ] || fail "$label: the kernel saw a load (enable_seq $seq0 -> $(enable_seq))"
+	[ "$want" = 69 ] || [ "$(scx_state)" = disabled ] || fail "$label: sched_ext state is $(scx_state)"
+	return 0
+}
+
+# fault_config: the scheduler's settings for the fault suite and the soak,
+# from $SCX_SCHED_DIR/tests/faults.env (bash) over these defaults:
+#   FAULT_OPTS        options the hotplug check adds (one whose effect shows)
+#   FAULT_STATS_MATCH text its --stats-json lines hold while FAULT_OPTS apply
+#   FAULT_HOTPLUG     `restart` (scx-core restarts it on each CPU hotplug) or
+#                     `inplace` (it implements ops.cpu_online/cpu_offline)
+#   FAULT_BAD_ARGS    an array of its own invalid command lines, each one
+#                     string split on spaces, refused with status 2
+#   FAULT_CGROUPS     1: the soak churns cgroups (cgroup-aware schedulers)
+fault_config() {
+	FAULT_OPTS=""
+	FAULT_STATS_MATCH=""
+	FAULT_HOTPLUG=restart
+	FAULT_BAD_ARGS=()
+	FAULT_CGROUPS=0
+	if [ -n "${SCX_SCHED_DIR:-}" ] && [ -f "$SCX_SCHED_DIR/tests/faults.env" ]; then
+		# shellcheck source=/dev/null
+		source "$SCX_SCHED_DIR/tests/faults.env"
+	fi
+}
+
+# run_ext CMD...: exec CMD with the SCHED_EXT policy (7), which a scheduler in
+# --partial mode takes; the others stay with the default scheduler. It replaces
+# the calling shell: run it as `run_ext CMD &`, and $! is CMD's pid. (perl
+# starts in a fraction of python's time under TCG; 144 is x86-64's
+# sched_setscheduler, the architecture the suite builds for.)
+run_ext() {
+	exec perl -e 'my $param = pack("i", 0);
+syscall(144, 0, 7, $param) == 0 or die "sched_setscheduler(SCHED_EXT): $!\n";
+exec { $ARGV[0] } @ARGV or die "exec $ARGV[0]: $!\n";' "$@"
+}
+
+# ext_enabled PID: the kernel's own view of whether PID is on sched_ext:
+# 1 or 0 from /proc/PID/sched, or `?` when the kernel does not show it.
+ext_enabled() {
+	local v
+	v=$(awk -F: '/^ext\.enabled/ { gsub(/ /, "", $2); print $2 }' "/proc/$1/sched" 2>/dev/null)
+	echo "${v:-?}"
 }

@@ -695,9 +695,13 @@ static void sample_shared_dsq(void)
 
 	shared_dsq_nr = scx_bpf_dsq_nr_queued(SHARED_DSQ);
 	bpf_for_each(scx_dsq, p, SHARED_DSQ, 0) {
-		if (n >= SHARED_SNAP_LEN)
+		/* Bounds-checked on the register that forms the address. */
+		s32 *slot = ARRAY_ELEM_PTR(shared_dsq_snap, n, SHARED_SNAP_LEN);
+
+		if (!slot)
 			break;
-		shared_dsq_snap[n++] = p->pid;
+		*slot = p->pid;
+		n++;
 	}
 	shared_dsq_snap_len = n;
 }
@@ -712,8 +716,12 @@ static int monitor_timerfn(void *map, int *key, struct bpf_timer *timer)
 
 	monitor_cpuperf();
 
-	if (print_shared_dsq)
+	/* 6.16 wants the DSQ iterator inside an RCU section in a timer callback. */
+	if (print_shared_dsq) {
+		bpf_rcu_read_lock();
 		sample_shared_dsq();
+		bpf_rcu_read_unlock();
+	}
 
 	bpf_timer_start(timer, ONE_SEC_IN_NS, 0);
 	return 0;
