@@ -4,14 +4,16 @@
 //! virtme-ng VM under QEMU, and builds the README's two commands on top:
 //! `demo` (run one scheduler under a short workload and show its stats) and
 //! `test` (unit tests, then every scheduler's smoke scenario and behavioural
-//! checks on a set of kernels), and `new` (start a scheduler from a copy of
-//! scx_simple). The same binary is the agent that runs inside the VM
-//! (`xtask guest`, hidden).
+//! checks on a set of kernels), `soak` (every scheduler under long stress),
+//! `bench` (every scheduler against the default scheduler, side by side) and
+//! `new` (start a scheduler from a copy of scx_simple). The same binary is the
+//! agent that runs inside the VM (`xtask guest` and `xtask bench-guest`, hidden).
 //!
 //! xtask deliberately depends on neither libbpf-rs nor scx_utils, so it builds
 //! on a machine without clang and can install clang itself (`setup`).
 
 mod apt;
+mod bench;
 mod demo;
 mod guest;
 mod kernels;
@@ -62,9 +64,14 @@ enum Cmd {
     Setup(setup::SetupArgs),
     /// Start a new scheduler: copy scheds/simple to scheds/NAME, renamed throughout
     New(new::NewArgs),
+    /// Benchmark every scheduler against the default scheduler in one VM boot (tables, charts)
+    Bench(bench::BenchArgs),
     /// The agent that runs inside the VM (used by `test` and `demo`)
     #[command(hide = true)]
     Guest(guest::GuestArgs),
+    /// The benchmark agent that runs inside the VM (used by `bench`)
+    #[command(hide = true)]
+    BenchGuest(bench::agent::AgentArgs),
 }
 
 #[derive(Subcommand)]
@@ -133,6 +140,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Setup(a) => setup::run(a),
         Cmd::New(a) => new::run(a),
         Cmd::Guest(a) => guest::run(a),
+        Cmd::Bench(a) => bench::run(a),
+        Cmd::BenchGuest(a) => bench::agent::run(a),
     }
 }
 

@@ -39,6 +39,7 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("stress-ng", "workloads"),
     ("rt-tests", "hackbench and cyclictest"),
     ("linux-perf", "perf bench"),
+    ("fonts-dejavu-core", "the text of the benchmark charts"),
 ];
 
 /// The PyPI package that provides `vng`.
