@@ -29,7 +29,7 @@ use crate::util;
 /// Printed once the agent runs; the host times the boot by it.
 pub const AGENT_MARKER: &str = "xtask-guest: agent started";
 
-const SCX_STATE: &str = "/sys/kernel/sched_ext/state";
+pub(crate) const SCX_STATE: &str = "/sys/kernel/sched_ext/state";
 const SCX_OPS: &str = "/sys/kernel/sched_ext/root/ops";
 /// TCG is slow: loading and verifying a BPF scheduler can take many seconds.
 const ENABLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -172,15 +172,16 @@ fn log_result(plan: &Plan, s: &SchedPlan, r: &CheckResult) {
 }
 
 // ---------------------------------------------------------------------------
-// sysfs and process helpers
+// sysfs and process helpers (the bench agent uses them too)
 
-fn read_trim(p: &str) -> String {
+pub(crate) fn read_trim(p: &str) -> String {
     fs::read_to_string(p)
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
 }
 
-fn state() -> String {
+/// The kernel's sched_ext state (`enabled`, `disabled`, ...), or `unreadable`.
+pub(crate) fn state() -> String {
     let s = read_trim(SCX_STATE);
     if s.is_empty() {
         "unreadable".to_string()
@@ -189,7 +190,8 @@ fn state() -> String {
     }
 }
 
-fn ops() -> String {
+/// The attached scheduler's ops name, empty when none.
+pub(crate) fn ops() -> String {
     read_trim(SCX_OPS)
 }
 
@@ -197,7 +199,8 @@ fn enabled_as(ops_name: &str) -> bool {
     state() == "enabled" && ops().starts_with(ops_name)
 }
 
-fn wait_state(want: &str, timeout: Duration) -> bool {
+/// Waits (polling every 100 ms) until the state reads `want`; false on timeout.
+pub(crate) fn wait_state(want: &str, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if state() == want {

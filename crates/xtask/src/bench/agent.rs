@@ -26,10 +26,9 @@ use super::model::{
 };
 use super::parse::{self, ProgInfo};
 use super::stats;
+use crate::guest::{ops, read_trim, state, wait_state, SCX_STATE};
 use crate::util;
 
-const SCX_STATE: &str = "/sys/kernel/sched_ext/state";
-const SCX_OPS: &str = "/sys/kernel/sched_ext/root/ops";
 const BPF_STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
 /// Loading and verifying under TCG can take many seconds.
 const ENABLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -166,36 +165,6 @@ fn probe_tools(res: &mut BenchResults) {
 
 // ---------------------------------------------------------------------------
 // sysfs and procfs
-
-fn read_trim(p: &str) -> String {
-    fs::read_to_string(p)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
-fn state() -> String {
-    let s = read_trim(SCX_STATE);
-    if s.is_empty() {
-        "unreadable".to_string()
-    } else {
-        s
-    }
-}
-
-fn ops() -> String {
-    read_trim(SCX_OPS)
-}
-
-fn wait_state(want: &str, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while state() != want {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    true
-}
 
 fn clk_tck() -> f64 {
     // SAFETY: sysconf has no preconditions.

@@ -9,7 +9,7 @@
 # ext.enabled) must show the SCHED_EXT hog on sched_ext and a SCHED_OTHER
 # sleeper off it: a restart that lost the option would take both. FAULT_OPTS
 # and FAULT_STATS_MATCH check one of the scheduler's own options in its stats.
-# timeout: 360
+# timeout: 480
 set -u
 source "$SCX_LIB"
 fault_config
