@@ -31,12 +31,23 @@
  *   the sched_switch tracepoint, so there user space clears cpu_release and
  *   loads qmap_sched_switch instead (decided from the kernel's BTF).
  *
- * -H, high-priority boost. Tasks at nice -20 (weight 8668) are marked when
- * queued. dispatch_highpri() walks SHARED_DSQ with the DSQ iterator, moves
- * the marked tasks into HIGHPRI_DSQ (vtime ordered, with a doubled slice)
- * and from there straight into a CPU's local DSQ with SCX_ENQ_PREEMPT. It
- * runs from ops.dispatch() and, to show that the move kfuncs work outside
- * the scheduler's callbacks too, from a BPF timer once a second.
+ * -H, high-priority boost. A task at nice -20 (weight 8668 or more) skips
+ * the FIFOs: ops.enqueue() marks it and puts it in SHARED_DSQ. At the start
+ * of every ops.dispatch(), dispatch_highpri() walks SHARED_DSQ with the DSQ
+ * iterator and moves the marked tasks into HIGHPRI_DSQ (vtime ordered by
+ * arrival, with a doubled slice), then hands the first one that may run here
+ * to this CPU's local DSQ (or to another CPU's, with SCX_ENQ_PREEMPT). A
+ * boosted task whose slice ends while no other boosted task waits keeps its
+ * CPU for another doubled slice. Only after HIGHPRI_STREAK (8) boosted
+ * slices in a row does a CPU give the FIFOs a turn, so with a boosted task
+ * busy on every CPU the rest get 1/17 of the CPU time (one slice after
+ * eight doubled ones). Leaving the boosted tasks in their FIFO would boost
+ * nothing: nice -20 already lands in queue 4, which gets 16 of every 31
+ * turns, and a task there waits behind the whole queue whatever happens to
+ * it in SHARED_DSQ afterwards. The timer also runs dispatch_highpri() once
+ * a second, to show that the move kfuncs work outside the scheduler's
+ * callbacks; from there a task goes to any CPU it may use, preempting what
+ * runs there.
  *
  * The rest of the tour:
  * - ops.core_sched_before() orders two tasks by how far each is from the
@@ -63,6 +74,14 @@
  * is coarse. Tasks pinned to one CPU can sit behind others in SHARED_DSQ. A
  * FIFO entry outlives a task that leaves sched_ext, which is harmless: the
  * kernel ignores inserts of tasks it no longer queues for us.
+ *
+ * -H is a precedence, not a weight: boosted tasks share the CPUs among
+ * themselves and leave the rest one slice per HIGHPRI_STREAK of theirs. With
+ * enough of them, everything else (kworkers included) waits up to about
+ * 8 x 2 slices for each turn: 320 ms at the default slice, far inside the
+ * 5 s watchdog, but a latency cost. A waking boosted task does not preempt
+ * anyone; it waits for the next slice to end (the timer's once-a-second
+ * pass aside).
  */
 #include <scx/common.bpf.h>
 
@@ -72,6 +91,7 @@ char _license[] SEC("license") = "GPL";
 #define SHARED_DSQ	0
 #define HIGHPRI_DSQ	1
 #define HIGHPRI_WEIGHT	8668		/* the weight nice -20 maps to */
+#define HIGHPRI_STREAK	8		/* boosted slices before a FIFO turn */
 #define NR_QUEUES	5
 #define QUEUE_LEN	4096
 #define PF_KTHREAD	0x00200000
@@ -124,7 +144,7 @@ static u64 core_sched_tail_seqs[NR_QUEUES];
 
 struct task_ctx {
 	bool	force_local;	/* select_cpu() found an idle CPU: go local */
-	bool	highpri;	/* queued with -H at nice -20 */
+	bool	highpri;	/* -H: queued boosted, in SHARED_DSQ */
 	u64	core_sched_seq;
 };
 
@@ -142,6 +162,7 @@ struct cpu_ctx {
 	u32	cpuperf_target;	/* set by tick() */
 	u32	cpuperf_cur;	/* sampled by the timer */
 	u32	cpuperf_cap;	/* sampled by the timer; 0 until then */
+	u32	highpri_streak;	/* -H: boosted slices since the FIFOs' turn */
 };
 
 struct {
@@ -162,11 +183,13 @@ struct {
 	__type(value, struct monitor_timer);
 } monitor_timer SEC(".maps");
 
+/* -H: the arrival order of boosted tasks, their vtime in HIGHPRI_DSQ. */
+static u64 highpri_seq;
+
 /* Statistics, read by user space. */
 u64 nr_enqueued, nr_dispatched, nr_reenqueued, nr_dequeued, nr_ddsp_from_enq;
 u64 nr_core_sched_execed;
 u64 nr_expedited_local, nr_expedited_remote, nr_expedited_lost, nr_expedited_from_timer;
-u64 nr_highpri_queued;
 u64 nr_cpu_online, nr_cpu_offline;
 s64 queue_depth[NR_QUEUES];
 
@@ -265,6 +288,9 @@ void BPF_STRUCT_OPS(qmap_enqueue, struct task_struct *p, u64 enq_flags)
 	if (!tctx)
 		return;
 
+	/* -H: a nice -20 task is boosted; dispatch_highpri() looks for the mark. */
+	tctx->highpri = highpri_boosting && p->scx.weight >= HIGHPRI_WEIGHT;
+
 	/* Every enqueue takes a ticket for core-sched ordering. */
 	tctx->core_sched_seq = core_sched_tail_seqs[idx]++;
 
@@ -294,6 +320,12 @@ void BPF_STRUCT_OPS(qmap_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
+	/* -H: boosted tasks skip the FIFOs and wait to be moved ahead. */
+	if (tctx->highpri) {
+		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+		return;
+	}
+
 	fifo = bpf_map_lookup_elem(&queue_arr, &idx);
 	if (!fifo) {
 		scx_bpf_error("no FIFO %d", idx);
@@ -310,10 +342,6 @@ void BPF_STRUCT_OPS(qmap_enqueue, struct task_struct *p, u64 enq_flags)
 	if (idx >= 0 && idx < NR_QUEUES)
 		__sync_fetch_and_add(&queue_depth[idx], 1);
 
-	if (highpri_boosting && p->scx.weight >= HIGHPRI_WEIGHT) {
-		tctx->highpri = true;
-		__sync_fetch_and_add(&nr_highpri_queued, 1);
-	}
 	__sync_fetch_and_add(&nr_enqueued, 1);
 }
 
@@ -338,29 +366,41 @@ static void update_core_sched_head_seq(struct task_struct *p)
 }
 
 /*
- * -H: move the marked tasks of SHARED_DSQ into HIGHPRI_DSQ, then hand the
- * first one that can run here (or anywhere, from the timer) to a CPU. The
- * move kfuncs work both in ops.dispatch() and in programs that hold no rq
- * lock, such as the timer. Returns whether this CPU got a task.
+ * -H: move the marked (boosted) tasks of SHARED_DSQ into HIGHPRI_DSQ, in the
+ * order found, with a doubled slice. The move kfuncs work both in
+ * ops.dispatch() and in programs that hold no rq lock, such as the timer.
  */
-static bool dispatch_highpri(bool from_timer)
+static void move_highpri_ahead(void)
 {
-	static u64 highpri_seq;
 	struct task_struct *p;
-	s32 this_cpu = bpf_get_smp_processor_id();
 
 	bpf_for_each(scx_dsq, p, SHARED_DSQ, 0) {
 		struct task_ctx *tctx = lookup_task_ctx(p);
 
 		if (!tctx)
-			return false;
-		if (tctx->highpri) {
-			/* Exercise the slice and vtime setters on the way. */
-			scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, slice_ns * 2);
-			scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER, highpri_seq++);
-			scx_bpf_dsq_move_vtime(BPF_FOR_EACH_ITER, p, HIGHPRI_DSQ, 0);
-		}
+			return;
+		if (!tctx->highpri)
+			continue;
+		/* Exercise the slice and vtime setters on the way. */
+		scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, slice_ns * 2);
+		scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER,
+					   __sync_fetch_and_add(&highpri_seq, 1));
+		scx_bpf_dsq_move_vtime(BPF_FOR_EACH_ITER, p, HIGHPRI_DSQ, 0);
 	}
+}
+
+/*
+ * -H: move the boosted tasks ahead, then hand the first one of HIGHPRI_DSQ
+ * that can run here to this CPU; one that cannot goes to a CPU it may use,
+ * preempting the task there. From the timer, "here" is the timer's CPU.
+ * Returns whether this CPU got a task.
+ */
+static bool dispatch_highpri(bool from_timer)
+{
+	struct task_struct *p;
+	s32 this_cpu = bpf_get_smp_processor_id();
+
+	move_highpri_ahead();
 
 	bpf_for_each(scx_dsq, p, HIGHPRI_DSQ, 0) {
 		s32 cpu;
@@ -386,20 +426,33 @@ static bool dispatch_highpri(bool from_timer)
 	return false;
 }
 
-void BPF_STRUCT_OPS(qmap_dispatch, s32 cpu, struct task_struct *prev)
+/*
+ * -H: a boosted @prev whose slice ran out, with no other boosted task
+ * waiting, runs on for another doubled slice (dispatching nothing keeps it).
+ */
+static bool keep_highpri_prev(struct task_struct *prev)
+{
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) ||
+	    prev->scx.weight < HIGHPRI_WEIGHT)
+		return false;
+	scx_bpf_task_set_slice(prev, slice_ns * 2);
+	return true;
+}
+
+/*
+ * The FIFOs' turn: take tasks from them in the weighted rotation into
+ * SHARED_DSQ, then move one to this CPU. Returns whether it found work.
+ */
+static bool dispatch_fifos(struct cpu_ctx *cpuc)
 {
 	struct task_struct *p;
-	struct cpu_ctx *cpuc;
 	struct task_ctx *tctx;
 	u32 batch = dsp_batch ?: 1;
 	void *fifo;
 	s32 i, pid;
 
-	if (highpri_boosting && dispatch_highpri(false))
-		return;
-
-	if (!nr_highpri_queued && scx_bpf_dsq_move_to_local(SHARED_DSQ))
-		return;
+	if (scx_bpf_dsq_move_to_local(SHARED_DSQ))
+		return true;
 
 	/*
 	 * -l: keep inserting PID 2 (kthreadd, almost always asleep). The
@@ -411,13 +464,9 @@ void BPF_STRUCT_OPS(qmap_dispatch, s32 cpu, struct task_struct *prev)
 		if (p) {
 			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 			bpf_task_release(p);
-			return;
+			return true;
 		}
 	}
-
-	cpuc = this_cpu_ctx();
-	if (!cpuc)
-		return;
 
 	for (i = 0; i < NR_QUEUES; i++) {
 		u64 dsp_idx;
@@ -432,7 +481,7 @@ void BPF_STRUCT_OPS(qmap_dispatch, s32 cpu, struct task_struct *prev)
 		fifo = bpf_map_lookup_elem(&queue_arr, &dsp_idx);
 		if (!fifo) {
 			scx_bpf_error("no FIFO %llu", dsp_idx);
-			return;
+			return true;
 		}
 
 		bpf_repeat(QUEUE_LEN) {
@@ -448,11 +497,7 @@ void BPF_STRUCT_OPS(qmap_dispatch, s32 cpu, struct task_struct *prev)
 			tctx = lookup_task_ctx(p);
 			if (!tctx) {
 				bpf_task_release(p);
-				return;
-			}
-			if (tctx->highpri) {
-				tctx->highpri = false;
-				__sync_fetch_and_sub(&nr_highpri_queued, 1);
+				return true;
 			}
 
 			update_core_sched_head_seq(p);
@@ -463,10 +508,8 @@ void BPF_STRUCT_OPS(qmap_dispatch, s32 cpu, struct task_struct *prev)
 			batch--;
 			cpuc->dsp_cnt--;
 			if (!batch || !scx_bpf_dispatch_nr_slots()) {
-				if (highpri_boosting && dispatch_highpri(false))
-					return;
 				scx_bpf_dsq_move_to_local(SHARED_DSQ);
-				return;
+				return true;
 			}
 			if (!cpuc->dsp_cnt)
 				break;
@@ -474,6 +517,41 @@ void BPF_STRUCT_OPS(qmap_dispatch, s32 cpu, struct task_struct *prev)
 
 		cpuc->dsp_cnt = 0;
 	}
+	return false;
+}
+
+void BPF_STRUCT_OPS(qmap_dispatch, s32 cpu, struct task_struct *prev)
+{
+	struct cpu_ctx *cpuc = this_cpu_ctx();
+	struct task_ctx *tctx;
+
+	if (!cpuc)
+		return;
+
+	/*
+	 * -H: boosted tasks come first, for HIGHPRI_STREAK slices in a row
+	 * on this CPU. Then the FIFOs get a turn; the boosted tasks of
+	 * SHARED_DSQ are moved out of its way first.
+	 */
+	if (highpri_boosting) {
+		if (cpuc->highpri_streak < HIGHPRI_STREAK) {
+			if (dispatch_highpri(false) || keep_highpri_prev(prev)) {
+				cpuc->highpri_streak++;
+				return;
+			}
+		} else {
+			move_highpri_ahead();
+		}
+	}
+
+	if (dispatch_fifos(cpuc)) {
+		cpuc->highpri_streak = 0;
+		return;
+	}
+
+	/* The FIFOs had nothing: the boosted tasks need not wait. */
+	if (highpri_boosting && (dispatch_highpri(false) || keep_highpri_prev(prev)))
+		return;
 
 	/*
 	 * Nothing queued anywhere, so @prev keeps running. Give it a new
@@ -627,8 +705,9 @@ void BPF_STRUCT_OPS(qmap_dump_cpu, struct scx_dump_ctx *dctx, s32 cpu, bool idle
 	if (!cpuc)
 		return;
 
-	scx_bpf_dump("QMAP: dsp_idx=%llu dsp_cnt=%llu avg_weight=%u cpuperf_target=%u",
-		     cpuc->dsp_idx, cpuc->dsp_cnt, cpuc->avg_weight, cpuc->cpuperf_target);
+	scx_bpf_dump("QMAP: dsp_idx=%llu dsp_cnt=%llu avg_weight=%u cpuperf_target=%u highpri_streak=%u",
+		     cpuc->dsp_idx, cpuc->dsp_cnt, cpuc->avg_weight, cpuc->cpuperf_target,
+		     cpuc->highpri_streak);
 }
 
 void BPF_STRUCT_OPS(qmap_dump_task, struct scx_dump_ctx *dctx, struct task_struct *p)
