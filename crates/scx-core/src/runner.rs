@@ -6,7 +6,9 @@
 
 use std::collections::VecDeque;
 use std::fmt::Display;
+use std::io::{ErrorKind, Read};
 use std::mem::MaybeUninit;
+use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -45,28 +47,65 @@ impl<'obj, T> Attached<'obj, T> {
     }
 }
 
-/// Poll period for the exit info and the shutdown flag.
-const POLL: Duration = Duration::from_millis(100);
+/// How often the loop reads the exit record between stats intervals. A signal wakes
+/// the loop at once (see [`Shutdown`]), so this only bounds how late an exit the
+/// kernel decided (an error, a stall, a hotplug restart) is reported: the kernel has
+/// already handed every task back by then. Once a second, in step with the default
+/// stats interval, keeps the loader to one wakeup a second.
+const EXIT_POLL: Duration = Duration::from_secs(1);
 /// How long to wait for the kernel to record the exit after the link is destroyed.
 const EXIT_WAIT: Duration = Duration::from_secs(5);
 /// More restarts than this within [`RESTART_WINDOW`] means a loop, not hotplug.
 const MAX_RESTARTS: usize = 10;
 const RESTART_WINDOW: Duration = Duration::from_secs(10);
 
-/// SIGINT and SIGTERM set one flag for the whole process; a second signal ends the
-/// process at once (the kernel then detaches the scheduler by itself).
-fn shutdown_flag() -> Result<Arc<AtomicBool>> {
-    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-    if let Some(f) = FLAG.get() {
-        return Ok(f.clone());
+/// SIGINT and SIGTERM set one flag for the whole process and write a byte to a
+/// socket the run loop sleeps on, so a signal ends the sleep at once; a second
+/// signal ends the process at once (the kernel then detaches the scheduler by itself).
+struct Shutdown {
+    flag: Arc<AtomicBool>,
+    wake: UnixStream,
+}
+
+impl Shutdown {
+    fn requested(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+
+    /// Sleeps for `nap`, or until a signal arrives.
+    fn sleep(&self, nap: Duration) {
+        // A zero timeout is refused by the socket; a millisecond is as good as none.
+        if self.wake.set_read_timeout(Some(nap.max(Duration::from_millis(1)))).is_err() {
+            std::thread::sleep(nap);
+            return;
+        }
+        let mut buf = [0u8; 16];
+        match (&self.wake).read(&mut buf) {
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            // Never spin: fall back to a plain sleep if the socket misbehaves.
+            Err(_) => std::thread::sleep(nap),
+        }
+    }
+}
+
+fn install_shutdown() -> Result<&'static Shutdown> {
+    static SHUTDOWN: OnceLock<Shutdown> = OnceLock::new();
+    if let Some(s) = SHUTDOWN.get() {
+        return Ok(s);
     }
     let flag = Arc::new(AtomicBool::new(false));
+    let (wake, notify) = UnixStream::pair().context("failed to create the signal socket")?;
+    notify.set_nonblocking(true).context("failed to create the signal socket")?;
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(sig, 128 + sig as i32, flag.clone())
             .context("failed to install the signal handler")?;
         signal_hook::flag::register(sig, flag.clone()).context("failed to install the signal handler")?;
+        // Registered after the flag: the loop wakes to find it already set.
+        let notify = notify.try_clone().context("failed to create the signal socket")?;
+        signal_hook::low_level::pipe::register(sig, notify).context("failed to install the signal handler")?;
     }
-    Ok(FLAG.get_or_init(|| flag).clone())
+    Ok(SHUTDOWN.get_or_init(|| Shutdown { flag, wake }))
 }
 
 impl<T: Serialize + Display> Attached<'_, T> {
@@ -83,10 +122,10 @@ impl<T: Serialize + Display> Attached<'_, T> {
 
     /// Runs until the scheduler exits or the user asks to stop, then detaches and
     /// returns the exit record.
-    fn run_until_exit(&mut self, common: &CommonOpts, shutdown: &AtomicBool) -> Result<ExitInfo> {
+    fn run_until_exit(&mut self, common: &CommonOpts, shutdown: &Shutdown) -> Result<ExitInfo> {
         let period = common.stats_period();
         let mut next_stats = period.map(|p| Instant::now() + p);
-        while !shutdown.load(Ordering::Relaxed) {
+        while !shutdown.requested() {
             if read_exit_info(self.sched.object())?.is_some() {
                 break;
             }
@@ -97,8 +136,8 @@ impl<T: Serialize + Display> Attached<'_, T> {
                     next_stats = Some(at.max(now - p) + p);
                 }
             }
-            let nap = next_stats.map_or(POLL, |at| at.saturating_duration_since(Instant::now()).min(POLL));
-            std::thread::sleep(nap.max(Duration::from_millis(1)));
+            let nap = next_stats.map_or(EXIT_POLL, |at| at.saturating_duration_since(Instant::now()).min(EXIT_POLL));
+            shutdown.sleep(nap);
         }
 
         // Detach first: destroying the link disables the scheduler and runs ops.exit().
@@ -163,18 +202,18 @@ where
     T: Serialize + Display,
     F: for<'obj> FnMut(&'obj mut MaybeUninit<OpenObject>) -> Result<Attached<'obj, T>>,
 {
-    let shutdown = shutdown_flag()?;
+    let shutdown = install_shutdown()?;
     let name = ops::program_name();
     let mut restarts: VecDeque<Instant> = VecDeque::new();
     loop {
         let mut storage = MaybeUninit::uninit();
         let mut attached = init(&mut storage)?;
         log::info!("{name}: scheduler attached");
-        let info = attached.run_until_exit(common, &shutdown)?;
+        let info = attached.run_until_exit(common, shutdown)?;
         drop(attached);
         report(&info);
 
-        if info.should_restart() && !shutdown.load(Ordering::Relaxed) {
+        if info.should_restart() && !shutdown.requested() {
             let now = Instant::now();
             restarts.push_back(now);
             while restarts.front().is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW) {
@@ -188,5 +227,28 @@ where
             continue;
         }
         return Ok(info.exit_status());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The only test in this binary that raises a signal: a second SIGTERM would end
+    // the process, as it must for a loader.
+    #[test]
+    fn a_signal_ends_the_sleep_at_once() {
+        let shutdown = install_shutdown().unwrap();
+        assert!(!shutdown.requested());
+        let t0 = Instant::now();
+        shutdown.sleep(Duration::from_millis(50));
+        assert!(t0.elapsed() >= Duration::from_millis(50), "the sleep ended early without a signal");
+
+        // SAFETY: raise() only sends a signal to this thread; the handlers are installed.
+        assert_eq!(unsafe { libc::raise(libc::SIGTERM) }, 0);
+        let t0 = Instant::now();
+        shutdown.sleep(Duration::from_secs(30));
+        assert!(t0.elapsed() < Duration::from_secs(10), "the signal did not end the sleep");
+        assert!(shutdown.requested());
     }
 }
