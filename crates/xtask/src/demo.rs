@@ -97,27 +97,15 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
     let cfg = vm::VmConfig {
         cpus: a.cpus,
         timeout: Duration::from_secs(600 + a.secs),
-        rwdirs: vec![dir.clone()],
-        cwd: Some(dir.clone()),
         // The scheduler's stats arrive on the guest's stdout: show them live.
         stdout: vm::Sink::Stdout,
-        stderr: vm::Sink::Stderr,
-        log: Some(dir.join("vm.log")),
-        marker: Some(guest::AGENT_MARKER.to_string()),
-        console: vm::Console::LogOnly,
-        ..vm::VmConfig::new(&kernel)
+        ..guest::agent_vm(&kernel, &dir)
     };
     eprintln!(
         "xtask: booting kernel {} with {} vCPUs (this takes about half a minute under TCG)",
         kernel.label, a.cpus
     );
-    let cmd = vec![
-        agent.display().to_string(),
-        "guest".to_string(),
-        "--plan".to_string(),
-        plan_path.display().to_string(),
-    ];
-    let out = vm::run(&cfg, &cmd)?;
+    let out = vm::run(&cfg, &guest::agent_cmd(&agent, "guest", &plan_path))?;
     let res: Option<GuestResults> = fs::read_to_string(dir.join(RESULTS_FILE))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());

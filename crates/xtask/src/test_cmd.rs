@@ -454,15 +454,8 @@ fn run_kernel(
         cpus: a.cpus,
         memory: a.memory.clone(),
         timeout: vm_timeout(&plan),
-        rwdirs: vec![results_dir.clone()],
-        cwd: Some(results_dir.clone()),
-        stdout: vm::Sink::Stderr,
-        stderr: vm::Sink::Stderr,
-        log: Some(log.clone()),
-        marker: Some(guest::AGENT_MARKER.to_string()),
-        console: vm::Console::LogOnly,
         capture: true,
-        ..vm::VmConfig::new(k)
+        ..guest::agent_vm(k, &results_dir)
     };
     eprintln!(
         "xtask: booting {} ({} vCPUs, {} schedulers, hard timeout {})",
@@ -471,13 +464,7 @@ fn run_kernel(
         plan.scheds.len(),
         util::fmt_duration(cfg.timeout)
     );
-    let cmd = vec![
-        agent.display().to_string(),
-        "guest".to_string(),
-        "--plan".to_string(),
-        plan_path.display().to_string(),
-    ];
-    let out = vm::run(&cfg, &cmd)?;
+    let out = vm::run(&cfg, &guest::agent_cmd(agent, "guest", &plan_path))?;
     let boot = match out.marker_at {
         Some(b) => format!("boot {:.1} s", b.as_secs_f64()),
         None => "the agent never started".to_string(),

@@ -158,9 +158,17 @@ enable_seq() {
 # before each check.
 kernel_log_clean() {
 	local bad
-	bad=$(dmesg | grep -vE 'Invalid ELF header magic|virtio-fs: tag|clocksource|TSC unstable' |
+	bad=$(dmesg | grep -vE 'Invalid ELF header magic|virtio-fs: tag|clocksource|TSC unstable|NOHZ tick-stop error' |
 		grep -vE "${1:-^\$}" | grep -E 'BUG|WARNING|[Ss][Tt][Aa][Ll][Ll]|[Ee][Rr][Rr][Oo][Rr]')
 	[ -z "$bad" ] || fail "kernel log: $(head -n 1 <<<"$bad")"
+}
+
+# no_deprecation_notice: fail if the kernel log carries a deprecation notice
+# (7.2 and later warn once when a scheduler implements a deprecated callback).
+no_deprecation_notice() {
+	local line
+	line=$(dmesg | grep -m1 -i 'deprecat')
+	[ -z "$line" ] || fail "kernel log: $line"
 }
 
 # refused LABEL STATUS ARGS...: run the scheduler with ARGS and require that it

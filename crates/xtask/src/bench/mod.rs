@@ -228,15 +228,8 @@ fn run_vm(a: BenchArgs) -> Result<ExitCode> {
         cpus: a.cpus,
         memory: a.memory.clone(),
         timeout: Duration::from_secs(BOOT_ALLOWANCE_SECS + runs * (120 + u64::from(a.reps) * 150)),
-        rwdirs: vec![dir.clone()],
-        cwd: Some(dir.clone()),
         single_thread_tcg: !a.mttcg,
-        stdout: vm::Sink::Stderr,
-        stderr: vm::Sink::Stderr,
-        log: Some(dir.join("vm.log")),
-        marker: Some(guest::AGENT_MARKER.to_string()),
-        console: vm::Console::LogOnly,
-        ..vm::VmConfig::new(&kernel)
+        ..guest::agent_vm(&kernel, &dir)
     };
     eprintln!(
         "xtask: benchmarking the default scheduler and {} on kernel {} with {} vCPUs, {} runs each \
@@ -255,13 +248,7 @@ fn run_vm(a: BenchArgs) -> Result<ExitCode> {
         a.reps,
         1 + runs * (20 + u64::from(a.reps) * 30) / 60
     );
-    let cmd = vec![
-        agent.display().to_string(),
-        "bench-guest".to_string(),
-        "--plan".to_string(),
-        plan_path.display().to_string(),
-    ];
-    let out = vm::run(&cfg, &cmd)?;
+    let out = vm::run(&cfg, &guest::agent_cmd(&agent, "bench-guest", &plan_path))?;
     let mut res = match load(&dir.join(RESULTS_FILE)) {
         Ok(r) => r,
         Err(e) => bail!(

@@ -7,11 +7,12 @@
 # every workload process still finishes its work with status 0. How fast: TCG
 # runs the guest many times slower than hardware, so the takeover after
 # SIGKILL is held to the orderly detach's pace rather than to a wall-clock
-# second: at most three times SIGTERM's plus 5 s, and both are reported. The
-# slack is measured, not guessed: a CI run under load saw SIGTERM detach in
-# 1.3 s and the SIGKILL takeover in 4.5 s, one sample each. A loader that left
-# the scheduler attached (a leaked link fd, a pin) would still fail here, or
-# at the 60 s limit.
+# second: at most three times SIGTERM's plus 5 s, and never less than 15 s;
+# both times are reported. The slack is measured, not guessed: under TCG the
+# takeover after SIGKILL took 2.5-7.1 s while SIGTERM's detach took 0.9-4.6 s
+# (SIGTERM 0.9 s next to SIGKILL 6.6 s in one run). A loader that left the
+# scheduler attached (a leaked link fd, a pin) would still fail here, or at the
+# 60 s limit.
 # timeout: 200
 set -u
 source "$SCX_LIB"
@@ -65,11 +66,13 @@ under_load KILL
 [ "$RC" = 137 ] || fail "SIGKILL: the loader ended with status $RC, want 137"
 kill_alive=$ALIVE
 limit=$((3 * term_ms + 5000))
+[ "$limit" -ge 15000 ] || limit=15000
 [ "$MS" -le "$limit" ] || fail "SIGKILL: the default scheduler took over after $MS ms, more than $limit ms (an orderly detach took $term_ms ms)"
 # The kernel warns (rate-limited) when a CPU goes idle with a softirq still
 # pending; on 6.16 under TCG this has been seen while a scheduler was being
-# torn down after SIGKILL. Tolerated here, and counted in the result.
+# torn down after SIGKILL. Tolerated (kernel_log_clean's list has it), and
+# counted in the result.
 nohz=$(dmesg | grep -c 'NOHZ tick-stop error')
-kernel_log_clean 'NOHZ tick-stop error'
+kernel_log_clean
 [ "$nohz" = 0 ] || note="; $nohz NOHZ tick-stop warnings in the kernel log"
 echo "SIGTERM: exit 0, detached in ${term_ms} ms; SIGKILL: default scheduler back after $MS ms, the $kill_alive loops and stress-ng running then all finished (status 0)${note:-}"

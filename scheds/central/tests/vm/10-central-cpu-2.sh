@@ -23,5 +23,5 @@ dispatch=$(last_stat dispatch) timer=$(last_stat timer)
 grep -q 'timer pinned to the central CPU 2' sched.err || fail "timer not pinned to CPU 2: $(head -n 3 sched.err)"
 [ "${dispatch:-0}" -gt 0 ] || fail "the central CPU dispatched nothing"
 [ "${timer:-0}" -gt 0 ] || fail "the timer never fired"
-dmesg_clean
+kernel_log_clean
 echo "-c 2: exit 0, timer pinned to CPU 2, dispatch=$dispatch timer=$timer"

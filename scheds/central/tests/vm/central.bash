@@ -46,15 +46,6 @@ scx_event() {
 		/sys/kernel/sched_ext/root/events 2>/dev/null || echo 0
 }
 
-# dmesg_clean: fail on kernel log lines the harness's smoke scenario flags
-# (BUG, WARNING, stall, error), minus the emulator's known noise.
-dmesg_clean() {
-	local bad
-	bad=$(dmesg | grep -vE 'Invalid ELF header magic|virtio-fs: tag|clocksource|TSC unstable' |
-		grep -E 'BUG|WARNING|[Ss][Tt][Aa][Ll][Ll]|[Ee][Rr][Rr][Oo][Rr]')
-	[ -z "$bad" ] || fail "kernel log: $(head -n 1 <<<"$bad")"
-}
-
 # watch_alive SECONDS CMD...: run CMD, checking every second that the scheduler
 # is still attached; fail as soon as it is not. Returns CMD's status.
 watch_alive() {

@@ -95,8 +95,5 @@ stamp "tasks stopped"
 sched_alive || fail "scx_flatcg is no longer attached after the churn"
 tail -n 3 "$SCX_OUT/sched.out" >>"$KEEP"
 sched_stop >/dev/null || fail "scx_flatcg exited with status $SCHED_STATUS"
-# As xtask flags kernel log lines, less the emulator's clocksource noise.
-bad=$(dmesg | grep -vE 'clocksource|TSC unstable|Invalid ELF header magic|virtio-fs: tag' |
-	grep -E 'BUG|WARNING|[Ss][Tt][Aa][Ll][Ll]|[Ee][Rr][Rr][Oo][Rr]')
-[ -z "$bad" ] || fail "kernel log: $(echo "$bad" | head -1)"
+kernel_log_clean
 echo "churn: $created cgroups created, $removed removed, $moved task moves, no scheduler exit" | tee -a "$KEEP"

@@ -30,8 +30,7 @@ done
 echo "tracked cgroups before ${before}, after ${after}"
 [ "${before%/*}" = "${after%/*}" ] || fail "tracked cgroups went from $before to $after after removing all 100"
 sched_stop || fail "scx_pair exited with status $SCHED_STATUS after the churn"
-bad=$(dmesg | grep -E 'BUG|WARNING'; dmesg | grep -iE 'stall|error')
-[ -z "$bad" ] || fail "kernel log: $(echo "$bad" | head -1)"
+kernel_log_clean
 
 n=${before%/*}
 sched_start --max-cgroups $((n + 3))

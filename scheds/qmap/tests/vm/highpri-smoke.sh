@@ -25,6 +25,6 @@ sched_alive || fail "scx_qmap -H exited or was detached during the workload: $(t
 sched_stop >/dev/null || fail "scx_qmap -H exited with status $SCHED_STATUS: $(tail -n 1 "$SCX_OUT/sched.err")"
 
 grep 'reenq=' "$SCX_OUT/sched.out" | tail -n 1
-bad=$(dmesg | grep -E 'BUG|WARNING'; dmesg | grep -iE 'stall|error|deprecat')
-[ -z "$bad" ] || fail "kernel log: $(echo "$bad" | head -1)"
+kernel_log_clean
+no_deprecation_notice
 echo "-H: 200 fork+exec and 10 s of stress-ng with RT bursts, clean detach, no warning or deprecation in the kernel log"

@@ -14,6 +14,5 @@ stress-ng --cpu 4 --switch 4 -t 10s >"$SCX_OUT/stress.out" 2>&1 || fail "stress-
 kill -0 "$SCHED_PID" 2>/dev/null || fail "scx_simple -f exited during the workload"
 grep -q 'mode=fifo' "$SCX_OUT/sched.out" || fail "stats do not report mode=fifo"
 sched_stop >/dev/null || fail "scx_simple -f exited with status $SCHED_STATUS"
-bad=$(dmesg | grep -E 'BUG|WARNING' ; dmesg | grep -iE 'stall|error')
-[ -z "$bad" ] || fail "kernel log: $(echo "$bad" | head -1)"
+kernel_log_clean
 echo "FIFO mode: 200 fork+exec and 10 s of stress-ng, clean detach"
