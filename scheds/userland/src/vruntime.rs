@@ -9,6 +9,13 @@
 //!   later at everyone else's expense. A task that was merely preempted or used up
 //!   its slice keeps its vruntime even below the clock: it has been waiting, and the
 //!   clock (the highest vruntime started so far) may have run ahead of it.
+//! - **Debt.** A task is never queued more than [`MAX_LAG_NS`] (ten nice-0 slices)
+//!   above the clock, however much it ran. Without that, a nice-19 task (weight 1)
+//!   owes 100 times what it ran, and all of its run time counts, including time spent
+//!   under another policy (stress-ng's schedpolicy stressor switches to SCHED_FIFO
+//!   and back): behind 63 busy nice-0 tasks it waited 33.7 s in the soak and the
+//!   kernel ejected the scheduler. With the cap, weights are exact down to weight
+//!   10 (nice 10), and a busier lower-weight task gets about the share of weight 10.
 //! - **Ordering.** Tasks leave in vruntime order, FIFO among equals, in batches.
 //! - **Slices.** A task gets a slice proportional to its weight (20 ms at nice 0 and
 //!   above, at least 1 ms). With full slices for everyone, a CPU-bound task that
@@ -38,6 +45,9 @@ const WEIGHT_NICE0: u32 = 100;
 pub const SLICE_NS: u64 = 20_000_000;
 /// The shortest slice handed out, whatever the weight.
 pub const MIN_SLICE_NS: u64 = 1_000_000;
+
+/// The most vruntime a task may owe: how far above the clock it may be queued.
+pub const MAX_LAG_NS: u64 = 10 * SLICE_NS;
 
 /// Room reserved up front, so that ordinary loads never grow the tables.
 const INITIAL_CAPACITY: usize = 4096;
@@ -112,6 +122,7 @@ impl VruntimeQueue {
         if t.flags & ENQUEUED_WAKEUP != 0 || base_vruntime == 0 {
             vruntime = vruntime.max(self.min_vruntime);
         }
+        vruntime = vruntime.min(self.min_vruntime.saturating_add(MAX_LAG_NS));
         let entry = Entry {
             start_time: t.start_time,
             vruntime,
@@ -210,6 +221,25 @@ mod tests {
         // 2 ms ran since the last charge, at half the nice-0 weight: 4 ms of vruntime.
         assert_eq!(q.enqueue(&t), 1_000 + 4_000_000);
         assert_eq!(q.pop().unwrap().charged, 3_000_000);
+    }
+
+    #[test]
+    fn debt_is_capped_at_ten_slices_above_the_clock() {
+        let mut q = VruntimeQueue::default();
+        q.advance_clock(1_000_000_000);
+        // Weight 1 and 50 ms ran (say, mostly under SCHED_FIFO): 5 s owed, capped.
+        let mut t = task(3, 1, 50_000_000);
+        t.vruntime = 1_000_000_000;
+        assert_eq!(q.enqueue(&t), 1_000_000_000 + MAX_LAG_NS);
+        // Weight 10 and one 20 ms slice owes exactly the cap: unchanged.
+        let mut t = task(4, 10, 20_000_000);
+        t.vruntime = 1_000_000_000;
+        assert_eq!(q.enqueue(&t), 1_000_000_000 + 200_000_000);
+        assert_eq!(MAX_LAG_NS, 200_000_000);
+        // A task within the cap is charged as before.
+        let mut t = task(5, 100, 1_000_000);
+        t.vruntime = 1_050_000_000;
+        assert_eq!(q.enqueue(&t), 1_051_000_000);
     }
 
     #[test]

@@ -29,7 +29,9 @@
  * costs a cgroup t * 65536 / hweight of cvtime, so equal progress in cvtime
  * means CPU time in proportion to hweight. Each cgroup's tasks wait in a
  * DSQ of its own whose id is the cgroup id, ordered by task vtime (weighted
- * by nice, as in scx_simple) or FIFO with -f.
+ * by nice, as in scx_simple) or FIFO with -f. A task's vtime never runs more
+ * than MAX_LAG_SLICES slices ahead of its cgroup's vtime clock: see the
+ * trade-offs below.
  *
  * A CPU that needs work takes the cgroup with the lowest cvtime and stays on
  * it for one cgroup slice (-s), taking that cgroup's tasks one after another.
@@ -76,6 +78,17 @@
  * but a busy high-weight cgroup loses that much in the short term (see the
  * README for the bound). There is no preemption, no load balancing and
  * no locality: all CPUs share one tree and one lock.
+ *
+ * Nice weights are exact only down to weight 10 (nice 10; sched_ext weights
+ * run from 1 to 10000, nice 0 is 100). Running t ns costs a task t * 100 /
+ * weight of vtime, so a nice-19 task (weight 1) that ran one 20 ms slice owes
+ * 2 s, and with N busy nice-0 tasks in its cgroup on C CPUs it waits about
+ * 2 s * N / C for its turn: past the kernel's 30 s watchdog with 70 of them on
+ * 4 CPUs, which the soak produced (khugepaged, nice 19, waited 32.7 s and the
+ * kernel ejected the scheduler). So a task is queued no further than
+ * MAX_LAG_SLICES (10) slices ahead of its cgroup's vtime clock: its wait is at
+ * most what a nice-10 task's is after a full slice, and continuously busy
+ * tasks below weight 10 get the share of weight 10.
  */
 #include <scx/common.bpf.h>
 
@@ -88,6 +101,7 @@ const volatile bool fifo_sched;
 #define FALLBACK_DSQ		0	/* cgroup ids start at 1 (the root) */
 #define HWEIGHT_ONE		(1LLU << 16)
 #define SELF_WEIGHT		100	/* a cgroup's own tasks, as one child */
+#define MAX_LAG_SLICES		10	/* vtime a task may owe, in slices */
 #define MAX_LEVELS		32
 #define PICK_RETRIES		8
 #define RESCUE_NS		(50 * 1000 * 1000LLU)
@@ -486,7 +500,7 @@ void BPF_STRUCT_OPS(fcg_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct fcg_cgrp_ctx *cgc;
 	struct cgroup *cgrp;
-	u64 cgid, vtime, floor;
+	u64 cgid, vtime, floor, now;
 
 	if (p->nr_cpus_allowed < scx_bpf_nr_cpu_ids()) {
 		if ((p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1) {
@@ -511,11 +525,18 @@ void BPF_STRUCT_OPS(fcg_enqueue, struct task_struct *p, u64 enq_flags)
 	if (fifo_sched) {
 		scx_bpf_dsq_insert(p, cgid, cgrp_slice_ns, enq_flags);
 	} else {
-		/* As in scx_simple: bank at most one slice while sleeping. */
+		/*
+		 * As in scx_simple: bank at most one slice while sleeping. And
+		 * owe at most MAX_LAG_SLICES, so that a low-weight task's wait
+		 * stays bounded (see the trade-offs at the top).
+		 */
 		vtime = p->scx.dsq_vtime;
-		floor = READ_ONCE(cgc->tvtime_now) - cgrp_slice_ns;
+		now = READ_ONCE(cgc->tvtime_now);
+		floor = now - cgrp_slice_ns;
 		if (vtime_before(vtime, floor))
 			vtime = floor;
+		if (vtime_before(now + MAX_LAG_SLICES * cgrp_slice_ns, vtime))
+			vtime = now + MAX_LAG_SLICES * cgrp_slice_ns;
 		scx_bpf_dsq_insert_vtime(p, cgid, cgrp_slice_ns, vtime, enq_flags);
 	}
 	cgrp_make_queued(cgc, cgid);

@@ -17,7 +17,9 @@
  * ordered by vtime, and vtime_now follows the vtime of the tasks as they
  * start running. A task that slept keeps the vtime it had, but at most one
  * slice of it below vtime_now: a sleeper may bank one slice of credit, not an
- * unbounded amount it would then spend starving everyone else.
+ * unbounded amount it would then spend starving everyone else. The other way
+ * round, a task is queued at most MAX_LAG_SLICES (10) slices ahead of
+ * vtime_now, however much it owes: see the trade-offs.
  *
  * FIFO (-f). SHARED_DSQ is plain FIFO and weights are ignored.
  *
@@ -44,6 +46,14 @@
  * one shared last-level cache. On bigger machines every CPU contends on one
  * queue lock and tasks wander between caches; there is no load balancing, no
  * locality and no preemption of a running task by a more deserving one.
+ *
+ * Nice weights are exact down to weight 10 (nice 10; nice 0 is 100). A
+ * nice-19 task (weight 1) owes 2 s of vtime after one 20 ms slice; with N
+ * busy nice-0 tasks on C CPUs it would wait about 2 s * N / C for its next
+ * turn, past the kernel's 30 s watchdog with 60 of them on 4 CPUs, and the
+ * kernel would eject the scheduler (scx_flatcg's soak hit exactly this). With
+ * the debt capped at ten slices it waits no longer than a nice-10 task does,
+ * and busy tasks below weight 10 get the share of weight 10.
  */
 #include <scx/common.bpf.h>
 
@@ -52,6 +62,8 @@ char _license[] SEC("license") = "GPL";
 /* Set by user space before load. */
 const volatile bool fifo_sched;
 const volatile u64 slice_ns = 20 * 1000 * 1000;	/* SCX_SLICE_DFL */
+
+#define MAX_LAG_SLICES	10	/* vtime a task may owe, in slices */
 
 /* The vtime of the most recently started task: the queue's clock. */
 static u64 vtime_now;
@@ -111,10 +123,12 @@ void BPF_STRUCT_OPS(simple_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	/* Bank at most one slice of credit while sleeping. */
+	/* Bank at most one slice of credit while sleeping, owe at most ten. */
 	vtime = p->scx.dsq_vtime;
 	if (vtime_before(vtime, vtime_now - slice_ns))
 		vtime = vtime_now - slice_ns;
+	if (vtime_before(vtime_now + MAX_LAG_SLICES * slice_ns, vtime))
+		vtime = vtime_now + MAX_LAG_SLICES * slice_ns;
 
 	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice_ns, vtime, enq_flags);
 }
