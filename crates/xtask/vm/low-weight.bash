@@ -51,7 +51,7 @@ sched_alive || alive=0
 read_ticks t1 "${pids[@]}" "$low"
 kill -KILL "${pids[@]}" "$low" 2>/dev/null
 wait "${pids[@]}" "$low" 2>/dev/null
-[ "$alive" = 1 ] || fail "scx_$SCX_NAME was ejected with a nice-19 task among $HOGS busy ones: $(grep -m1 'EXIT' "$SCX_OUT/sched.err")"
+[ "$alive" = 1 ] || fail "scx_$SCX_NAME was ejected with a nice-19 task among $HOGS busy ones: $(grep -m1 'EXIT: ' "$SCX_OUT/sched.err")"
 sched_stop >/dev/null || fail "scx_$SCX_NAME exited with status $SCHED_STATUS: $(tail -n 1 "$SCX_OUT/sched.err")"
 
 hog_sum=0

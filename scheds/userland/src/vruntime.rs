@@ -15,7 +15,8 @@
 //!   under another policy (stress-ng's schedpolicy stressor switches to SCHED_FIFO
 //!   and back): behind 63 busy nice-0 tasks it waited 33.7 s in the soak and the
 //!   kernel ejected the scheduler. With the cap, weights are exact down to weight
-//!   10 (nice 10), and a busier lower-weight task gets about the share of weight 10.
+//!   10 (nice 10), and a busier lower-weight task gets at most about the share of
+//!   weight 10.
 //! - **Ordering.** Tasks leave in vruntime order, FIFO among equals, in batches.
 //! - **Slices.** A task gets a slice proportional to its weight (20 ms at nice 0 and
 //!   above, at least 1 ms). With full slices for everyone, a CPU-bound task that
