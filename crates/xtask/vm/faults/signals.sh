@@ -9,7 +9,7 @@
 # SIGKILL is held to the orderly detach's pace rather than to a wall-clock
 # second: at most three times SIGTERM's plus 5 s, and never less than 15 s;
 # both times are reported. The slack is measured, not guessed: under TCG the
-# takeover after SIGKILL took 2.5-7.1 s while SIGTERM's detach took 0.9-4.6 s
+# takeover after SIGKILL took 2.5-7.4 s while SIGTERM's detach took 0.9-5.7 s
 # (SIGTERM 0.9 s next to SIGKILL 6.6 s in one run). A loader that left the
 # scheduler attached (a leaked link fd, a pin) would still fail here, or at the
 # 60 s limit.
