@@ -10,7 +10,7 @@ use std::io::{ErrorKind, Read};
 use std::mem::MaybeUninit;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -58,10 +58,15 @@ const EXIT_WAIT: Duration = Duration::from_secs(5);
 /// More restarts than this within [`RESTART_WINDOW`] means a loop, not hotplug.
 const MAX_RESTARTS: usize = 10;
 const RESTART_WINDOW: Duration = Duration::from_secs(10);
+/// A second SIGINT or SIGTERM this long after the first ends the process at once.
+const FORCE_AFTER: Duration = Duration::from_secs(1);
 
 /// SIGINT and SIGTERM set one flag for the whole process and write a byte to a
-/// socket the run loop sleeps on, so a signal ends the sleep at once; a second
-/// signal ends the process at once (the kernel then detaches the scheduler by itself).
+/// socket the run loop sleeps on, so a signal ends the sleep at once. A second
+/// signal at least [`FORCE_AFTER`] after the first ends the process at once (the
+/// kernel then detaches the scheduler by itself); one sooner is the same request
+/// again: `timeout` sends its signal to the process and then to its process group,
+/// and a supervisor may do the same.
 struct Shutdown {
     flag: Arc<AtomicBool>,
     wake: UnixStream,
@@ -89,8 +94,28 @@ impl Shutdown {
     }
 }
 
+/// CLOCK_MONOTONIC in nanoseconds, never 0 (0 means "no signal yet" below).
+/// clock_gettime() is async-signal-safe, so signal handlers may call this.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64).max(1)
+}
+
+/// Records a shutdown signal that arrived at `now_ns` and tells whether it forces
+/// the process to end: true only for a later signal at least [`FORCE_AFTER`] after
+/// the first. Lock-free, so signal handlers may call it.
+fn signal_forces_exit(first_ns: &AtomicU64, now_ns: u64) -> bool {
+    match first_ns.compare_exchange(0, now_ns, Ordering::SeqCst, Ordering::SeqCst) {
+        Ok(_) => false,
+        Err(first) => now_ns.saturating_sub(first) >= FORCE_AFTER.as_nanos() as u64,
+    }
+}
+
 fn install_shutdown() -> Result<&'static Shutdown> {
     static SHUTDOWN: OnceLock<Shutdown> = OnceLock::new();
+    static FIRST_SIGNAL_NS: AtomicU64 = AtomicU64::new(0);
     if let Some(s) = SHUTDOWN.get() {
         return Ok(s);
     }
@@ -98,8 +123,14 @@ fn install_shutdown() -> Result<&'static Shutdown> {
     let (wake, notify) = UnixStream::pair().context("failed to create the signal socket")?;
     notify.set_nonblocking(true).context("failed to create the signal socket")?;
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig as i32, flag.clone())
-            .context("failed to install the signal handler")?;
+        let force = move || {
+            if signal_forces_exit(&FIRST_SIGNAL_NS, monotonic_ns()) {
+                signal_hook::low_level::exit(128 + sig);
+            }
+        };
+        // SAFETY: the action only reads the clock, does one atomic compare-exchange
+        // and may call _exit(), all async-signal-safe.
+        unsafe { signal_hook::low_level::register(sig, force) }.context("failed to install the signal handler")?;
         signal_hook::flag::register(sig, flag.clone()).context("failed to install the signal handler")?;
         // Registered after the flag: the loop wakes to find it already set.
         let notify = notify.try_clone().context("failed to create the signal socket")?;
@@ -234,8 +265,20 @@ where
 mod tests {
     use super::*;
 
-    // The only test in this binary that raises a signal: a second SIGTERM would end
-    // the process, as it must for a loader.
+    #[test]
+    fn only_a_later_second_signal_forces_the_exit() {
+        let first = AtomicU64::new(0);
+        let s = 1_000_000_000;
+        assert!(!signal_forces_exit(&first, 5 * s), "the first signal must not force the exit");
+        assert!(!signal_forces_exit(&first, 5 * s + 1_000), "timeout's second copy must not force the exit");
+        assert!(!signal_forces_exit(&first, 5 * s + s / 2));
+        assert!(signal_forces_exit(&first, 6 * s), "a signal a second later must force the exit");
+        assert!(signal_forces_exit(&first, 60 * s));
+        assert_eq!(first.load(Ordering::SeqCst), 5 * s, "the first signal's time must stay");
+    }
+
+    // The only test in this binary that raises signals: a third SIGTERM a second
+    // later would end the process, as it must for a loader.
     #[test]
     fn a_signal_ends_the_sleep_at_once() {
         let shutdown = install_shutdown().unwrap();
@@ -249,6 +292,12 @@ mod tests {
         let t0 = Instant::now();
         shutdown.sleep(Duration::from_secs(30));
         assert!(t0.elapsed() < Duration::from_secs(10), "the signal did not end the sleep");
+        assert!(shutdown.requested());
+
+        // The same request again at once, as `timeout` sends it: the process lives on.
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::raise(libc::SIGTERM) }, 0);
+        shutdown.sleep(Duration::from_millis(10));
         assert!(shutdown.requested());
     }
 }
