@@ -353,6 +353,81 @@ impl Apt {
         }
         Ok(())
     }
+
+    /// The candidate version of a package in the index (`apt-cache show`).
+    pub fn version(&self, name: &str) -> Result<String> {
+        let out = util::run_capture(
+            Command::new("apt-cache")
+                .args(self.opts())
+                .args(["show", "--no-all-versions", name]),
+            "apt-cache show",
+        )?;
+        parse_version(&out).with_context(|| format!("apt-cache show {name} printed no Version"))
+    }
+
+    /// Downloads a package the index no longer lists straight from the archive's
+    /// pool (same archive URI as the private sources file), where Debian keeps
+    /// the files of the `linux` source package. Without an index entry there is
+    /// no checksum to check: the file must at least be the package and version
+    /// asked for. Returns the downloaded file.
+    pub fn download_unlisted(&self, name: &str, version: &str, dir: &Path) -> Result<PathBuf> {
+        let line = fs::read_to_string(self.dir.join("sources.list"))
+            .context("failed to read the private sources file")?;
+        let uri = source_uri(&line).context("the private sources file names no archive URI")?;
+        let url = format!("{}/{}", uri.trim_end_matches('/'), linux_pool_path(name, version));
+        let file = dir.join(format!("{name}.deb"));
+        let out = Command::new("/usr/lib/apt/apt-helper")
+            .args(self.opts())
+            .arg("download-file")
+            .arg(&url)
+            .arg(&file)
+            .output()
+            .context("failed to run /usr/lib/apt/apt-helper (is apt installed?)")?;
+        if !out.status.success() {
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "{name} is not in the {SUITE} index and the archive's pool does not have it either: {}",
+                util::last_line(&text).unwrap_or("(no output)")
+            );
+        }
+        let fields = util::run_capture(
+            Command::new("dpkg-deb").arg("-f").arg(&file).args(["Package", "Version"]),
+            &format!("dpkg-deb -f {}", file.display()),
+        )?;
+        let want = format!("Package: {name}\nVersion: {version}");
+        if fields.trim() != want {
+            bail!(
+                "the pool's file for {name} {version} holds another package: {}",
+                fields.trim().replace('\n', ", ")
+            );
+        }
+        Ok(file)
+    }
+}
+
+/// The archive URI of a one-line sources entry (`deb [options] URI suite components`).
+pub fn source_uri(line: &str) -> Option<&str> {
+    let rest = line.trim().strip_prefix("deb")?.trim_start();
+    let rest = match rest.strip_prefix('[') {
+        Some(r) => r.split_once(']')?.1,
+        None => rest,
+    };
+    rest.split_whitespace().next()
+}
+
+/// The first `Version:` of `apt-cache show` output.
+pub fn parse_version(show: &str) -> Option<String> {
+    show.lines()
+        .find_map(|l| l.strip_prefix("Version:"))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Where Debian's pool keeps an amd64 package built from the `linux` source
+/// (file names drop a version's epoch).
+pub fn linux_pool_path(name: &str, version: &str) -> String {
+    let version = version.split_once(':').map_or(version, |(_, v)| v);
+    format!("pool/main/l/linux/{name}_{version}_amd64.deb")
 }
 
 /// One dependency from `apt-cache depends`.
@@ -488,6 +563,25 @@ deb http://c.invalid/debian bookworm-updates main
         let line = private_source_line(&s, Some("http://other.invalid/debian")).expect("line");
         assert!(line.contains("http://other.invalid/debian trixie-backports"));
         assert!(line.contains("debian-archive-keyring.gpg"));
+    }
+
+    #[test]
+    fn pool_fallback_pieces() {
+        assert_eq!(
+            source_uri("deb [signed-by=/k.gpg] http://mirror.invalid/debian trixie-backports main\n"),
+            Some("http://mirror.invalid/debian")
+        );
+        assert_eq!(source_uri("deb http://m.invalid/d trixie-backports main"), Some("http://m.invalid/d"));
+        assert_eq!(source_uri("# nothing"), None);
+        let show = "Package: linux-image-6.19.14+deb13-amd64\nSource: linux-signed-amd64 (6.19.14+1~bpo13+1)\n\
+                    Version: 6.19.14-1~bpo13+1\nArchitecture: amd64\n";
+        assert_eq!(parse_version(show).as_deref(), Some("6.19.14-1~bpo13+1"));
+        assert_eq!(parse_version("Package: x\n"), None);
+        assert_eq!(
+            linux_pool_path("linux-modules-6.19.14+deb13-amd64", "6.19.14-1~bpo13+1"),
+            "pool/main/l/linux/linux-modules-6.19.14+deb13-amd64_6.19.14-1~bpo13+1_amd64.deb"
+        );
+        assert_eq!(linux_pool_path("p", "1:2.0-1"), "pool/main/l/linux/p_2.0-1_amd64.deb");
     }
 
     #[test]

@@ -330,16 +330,31 @@ pub fn fetch(ver: &str) -> Result<Kernel> {
             fs::create_dir_all(d).with_context(|| format!("failed to create {}", d.display()))?;
         }
         apt.download(&pkgs, &dl)?;
+        // From 6.19 the index may list a kernel's image but no longer the config
+        // and modules packages it depends on (6.19.14, 7.0.13 and 7.1.13 in late
+        // 2026); the archive's pool still has them, at the image's exact version.
+        if !unlisted.is_empty() {
+            let version = apt.version(&image)?;
+            for name in &unlisted {
+                apt.download_unlisted(name, &version, &dl)?;
+                eprintln!(
+                    "xtask: kernel {ver}: {name} {version} is no longer in the {} index; \
+                     fetched from the archive's pool (checked: package name and version; \
+                     no index checksum exists for it)",
+                    apt::SUITE
+                );
+            }
+        }
         let mut debs: Vec<PathBuf> = fs::read_dir(&dl)
             .with_context(|| format!("failed to list {}", dl.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "deb"))
             .collect();
         debs.sort();
-        if debs.len() != pkgs.len() {
+        if debs.len() != pkgs.len() + unlisted.len() {
             bail!(
                 "kernel {ver}: expected {} packages, apt downloaded {}",
-                pkgs.len(),
+                pkgs.len() + unlisted.len(),
                 debs.len()
             );
         }
