@@ -161,6 +161,9 @@ impl<'obj> Scheduler<'obj> {
         // Open the object; scx-core sets the fields every scheduler shares.
         let mut open = scx_core::open(bpf::MainSkelBuilder::default(), storage, &opts.common)?;
 
+        // Kfuncs main.bpf.c calls without a fallback: refused clearly where unusable.
+        scx_core::compat::require_kfuncs(&["scx_bpf_kick_cpu"])?;
+
         // The policy's knobs, fixed once loaded.
         let rodata = open.maps.rodata_data.as_deref_mut().context("the BPF object has no .rodata")?;
         rodata.central_cpu = central_cpu as i32;

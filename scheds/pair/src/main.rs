@@ -184,6 +184,9 @@ impl<'obj> Scheduler<'obj> {
 
         // Open the object (after the system checks); scx-core sets the shared fields.
         let mut open = scx_core::open(bpf::MainSkelBuilder::default(), storage, &opts.common)?;
+
+        // Kfuncs main.bpf.c calls without a fallback: refused clearly where unusable.
+        compat::require_kfuncs(&["scx_bpf_kick_cpu"])?;
         log::info!("pairs: {pairs}");
         check_cgroups(opts.max_cgroups)?;
 

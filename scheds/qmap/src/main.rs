@@ -210,6 +210,9 @@ impl<'obj> Scheduler<'obj> {
         // Open the object; scx-core sets the fields every scheduler shares.
         let mut open = scx_core::open(bpf::MainSkelBuilder::default(), storage, common)?;
 
+        // Kfuncs main.bpf.c calls without a fallback: refused clearly where unusable.
+        compat::require_kfuncs(&["scx_bpf_kick_cpu", "bpf_iter_scx_dsq_new"])?;
+
         // The policy's knobs and the failure injections, fixed once loaded.
         let rodata = open.maps.rodata_data.as_deref_mut().context("the BPF object has no .rodata")?;
         rodata.slice_ns = opts.slice_us * 1000;

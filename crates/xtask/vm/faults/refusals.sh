@@ -20,9 +20,11 @@ echo "non-root: status $rc: $out"
 [ "$(grep -c . <<<"$out")" = 1 ] || fail "non-root: not one sentence: $out"
 grep -q root <<<"$out" || fail "non-root: does not say root is needed: $out"
 
-# Another scheduler: scx_simple, or scx_qmap when this one is scx_simple.
+# Another scheduler: scx_simple, or scx_flatcg when this one is scx_simple
+# (flatcg, as simple, loads on every pinned kernel; four of the others refuse
+# Debian's 7.1 and 7.2, where scx_bpf_kick_cpu cannot be called).
 other=simple
-[ "$SCX_NAME" = simple ] && other=qmap
+[ "$SCX_NAME" = simple ] && other=flatcg
 other_bin=$(dirname "$SCX_SCHED")/scx_$other
 [ -x "$other_bin" ] || { other_bin=$SCX_SCHED; other=$SCX_OPS; }
 "$other_bin" >"$SCX_OUT/other.out" 2>"$SCX_OUT/other.err" &
