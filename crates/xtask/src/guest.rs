@@ -44,6 +44,19 @@ pub fn agent_vm(kernel: &crate::kernels::Kernel, dir: &Path) -> crate::vm::VmCon
     }
 }
 
+/// Copies the running xtask binary into `dir` and returns the copy, the agent the
+/// guest runs: a rebuild during the run (cargo test may relink target/debug/xtask)
+/// cannot change the agent under the guest.
+pub fn stage_agent(dir: &Path) -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("failed to find the running xtask binary")?;
+    fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let dest = dir.join("xtask");
+    let tmp = dir.join(format!(".xtask.{}", std::process::id()));
+    fs::copy(&exe, &tmp).with_context(|| format!("failed to copy {} to {}", exe.display(), tmp.display()))?;
+    fs::rename(&tmp, &dest).with_context(|| format!("failed to install {}", dest.display()))?;
+    Ok(dest)
+}
+
 /// The guest command line: `agent SUBCOMMAND --plan PLAN`.
 pub fn agent_cmd(agent: &Path, subcommand: &str, plan: &Path) -> Vec<String> {
     vec![

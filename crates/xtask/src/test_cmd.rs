@@ -115,20 +115,6 @@ fn host_result(name: &str, status: Status, reason: String, t0: Instant) -> Check
     }
 }
 
-/// Copy the running xtask binary aside, so a rebuild during the run (cargo
-/// test may relink target/debug/xtask) cannot change the agent under the guest.
-fn stage_agent(xtask_dir: &Path) -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("failed to find the running xtask binary")?;
-    let dir = xtask_dir.join("bin");
-    fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    let dest = dir.join("xtask");
-    let tmp = dir.join(format!(".xtask.{}", std::process::id()));
-    fs::copy(&exe, &tmp)
-        .with_context(|| format!("failed to copy {} to {}", exe.display(), tmp.display()))?;
-    fs::rename(&tmp, &dest).with_context(|| format!("failed to install {}", dest.display()))?;
-    Ok(dest)
-}
-
 pub fn run(a: TestArgs) -> Result<ExitCode> {
     let suite = Suite {
         soak_secs: None,
@@ -213,7 +199,7 @@ fn run_suite(a: TestArgs, suite: Suite) -> Result<ExitCode> {
     let target = paths::target_dir()?;
     let release = target.join("release");
     let xtask_dir = paths::xtask_dir()?;
-    let agent = stage_agent(&xtask_dir)?;
+    let agent = guest::stage_agent(&xtask_dir.join("bin"))?;
 
     // Every kernel is fetched up front, so a download problem shows early. A
     // kernel that cannot be had fails its column; the others still run.

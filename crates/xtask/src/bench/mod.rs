@@ -139,19 +139,6 @@ fn utc_date() -> String {
     .unwrap_or_default()
 }
 
-/// Copy the running xtask aside, so a rebuild during the run cannot change
-/// the agent under the guest.
-fn stage_agent(dir: &Path) -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("failed to find the running xtask binary")?;
-    fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    let dest = dir.join("xtask");
-    let tmp = dir.join(format!(".xtask.{}", std::process::id()));
-    fs::copy(&exe, &tmp)
-        .with_context(|| format!("failed to copy {} to {}", exe.display(), tmp.display()))?;
-    fs::rename(&tmp, &dest).with_context(|| format!("failed to install {}", dest.display()))?;
-    Ok(dest)
-}
-
 fn run_vm(a: BenchArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let root = paths::workspace_root();
@@ -199,7 +186,7 @@ fn run_vm(a: BenchArgs) -> Result<ExitCode> {
             fs::remove_dir_all(&p).with_context(|| format!("failed to clear {}", p.display()))?;
         }
     }
-    let agent = stage_agent(&dir.join("agent"))?;
+    let agent = guest::stage_agent(&dir.join("agent"))?;
     let plan = BenchPlan {
         kernel: kernel.label.clone(),
         results_dir: dir.clone(),
