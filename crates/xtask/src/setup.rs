@@ -22,6 +22,7 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ),
     ("kmod", "module loading in the guest"),
     ("busybox-static", "virtme-ng's initramfs"),
+    ("file", "virtme-ng's checks of the kernel and busybox"),
     ("python3-pip", "installing virtme-ng"),
     ("python3-venv", "installing virtme-ng"),
     (
