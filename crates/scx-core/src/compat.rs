@@ -65,9 +65,8 @@ fn callable(last_param: Option<&str>, has_impl: bool) -> bool {
 /// Refuses to go on, before anything is loaded, when one of the kfuncs the scheduler's
 /// BPF code calls unconditionally cannot be called on this kernel (see
 /// [`kfunc_callable`]): one sentence and exit status 69, instead of a verifier log.
-pub fn require_kfuncs(names: &[&str]) -> Result<()> {
-    let btf = vmlinux_btf()?;
-    let missing: Vec<&str> = names.iter().copied().filter(|n| !kfunc_callable(&btf, n)).collect();
+pub fn require_kfuncs(btf: &Btf<'_>, names: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = names.iter().copied().filter(|n| !kfunc_callable(btf, n)).collect();
     if missing.is_empty() {
         return Ok(());
     }

@@ -162,7 +162,7 @@ impl<'obj> Scheduler<'obj> {
         let mut open = scx_core::open(bpf::MainSkelBuilder::default(), storage, &opts.common)?;
 
         // Kfuncs main.bpf.c calls without a fallback: refused clearly where unusable.
-        scx_core::compat::require_kfuncs(&["scx_bpf_kick_cpu"])?;
+        scx_core::compat::require_kfuncs(&scx_core::compat::vmlinux_btf()?, &["scx_bpf_kick_cpu"])?;
 
         // The policy's knobs, fixed once loaded.
         let rodata = open.maps.rodata_data.as_deref_mut().context("the BPF object has no .rodata")?;

@@ -186,7 +186,9 @@ impl<'obj> Scheduler<'obj> {
         let mut open = scx_core::open(bpf::MainSkelBuilder::default(), storage, &opts.common)?;
 
         // Kfuncs main.bpf.c calls without a fallback: refused clearly where unusable.
-        compat::require_kfuncs(&["scx_bpf_kick_cpu"])?;
+        let btf = compat::vmlinux_btf()?;
+        compat::require_kfuncs(&btf, &["scx_bpf_kick_cpu"])?;
+
         log::info!("pairs: {pairs}");
         check_cgroups(opts.max_cgroups)?;
 
@@ -203,7 +205,6 @@ impl<'obj> Scheduler<'obj> {
         // A higher class taking a CPU: from 7.1 SCX_ENQ_IMMED and the sched_switch
         // tracepoint replace ops.cpu_acquire/release (deprecated in 7.2), which are
         // cleared so that the kernel never sees them; before 7.1 the tracepoint stays out.
-        let btf = compat::vmlinux_btf()?;
         let use_switch_tp = compat::enum_value(&btf, "scx_enq_flags", "SCX_ENQ_IMMED").is_some();
         drop(btf);
         if use_switch_tp {

@@ -211,7 +211,8 @@ impl<'obj> Scheduler<'obj> {
         let mut open = scx_core::open(bpf::MainSkelBuilder::default(), storage, common)?;
 
         // Kfuncs main.bpf.c calls without a fallback: refused clearly where unusable.
-        compat::require_kfuncs(&["scx_bpf_kick_cpu", "bpf_iter_scx_dsq_new"])?;
+        let btf = compat::vmlinux_btf()?;
+        compat::require_kfuncs(&btf, &["scx_bpf_kick_cpu", "bpf_iter_scx_dsq_new"])?;
 
         // The policy's knobs and the failure injections, fixed once loaded.
         let rodata = open.maps.rodata_data.as_deref_mut().context("the BPF object has no .rodata")?;
@@ -233,7 +234,6 @@ impl<'obj> Scheduler<'obj> {
 
         // Re-enqueue on a higher class taking the CPU: 7.2 deprecated ops.cpu_release()
         // in favour of the sched_switch tracepoint (and logs a warning when it is set).
-        let btf = compat::vmlinux_btf()?;
         let use_tp = compat::struct_has_field(&btf, "sched_ext_ops_cid", "enqueue")
             && compat::has_kfunc(&btf, "scx_bpf_dsq_reenq");
         if use_tp {

@@ -122,7 +122,7 @@ impl<'obj> Scheduler<'obj> {
         let open = scx_core::open(bpf::MainSkelBuilder::default(), storage, &opts.common)?;
 
         // Kfuncs main.bpf.c calls without a fallback: refused clearly where unusable.
-        scx_core::compat::require_kfuncs(&["scx_bpf_kick_cpu"])?;
+        scx_core::compat::require_kfuncs(&scx_core::compat::vmlinux_btf()?, &["scx_bpf_kick_cpu"])?;
 
         // Load (the verifier runs here).
         let skel = scx_core::load(open)?;
