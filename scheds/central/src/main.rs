@@ -181,6 +181,15 @@ impl<'obj> Scheduler<'obj> {
 
         // Only now, on the central CPU: the timer that preempts overstaying tasks.
         start_timer(&skel, central_cpu)?;
+
+        // Then the loader leaves the central CPU to the dispatcher. The central CPU runs
+        // ops.dispatch() for every CPU in the context of the task it switches away from,
+        // so a loader that slept there was charged for that work.
+        match pin::avoid_cpu(central_cpu) {
+            Ok(true) => log::debug!("the loader runs off the central CPU {central_cpu}"),
+            Ok(false) => log::debug!("the loader's affinity is left as it is"),
+            Err(e) => log::warn!("failed to move the loader off the central CPU {central_cpu}: {e}"),
+        }
         Ok(Attached::new(Scheduler { skel }, link))
     }
 }

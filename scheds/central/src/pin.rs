@@ -1,4 +1,5 @@
-//! Running the calling thread on one CPU for a while, then putting its affinity back.
+//! Running the calling thread on one CPU for a while, then putting its affinity back;
+//! keeping it off one CPU.
 //!
 //! Generic enough for scx-core (any scheduler that must run a SEC("syscall") program on
 //! a given CPU); kept here until a second scheduler needs it.
@@ -51,6 +52,30 @@ pub fn pin_current_thread(cpu: usize) -> io::Result<PinnedThread> {
     }
 }
 
+/// Takes `cpu` out of the calling thread's allowed CPUs when at least one other CPU
+/// remains; returns whether it did (false: `cpu` was not allowed anyway, or it is the
+/// only CPU the thread may use, which is left as it is).
+pub fn avoid_cpu(cpu: usize) -> io::Result<bool> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Ok(false);
+    }
+    // SAFETY: as in pin_current_thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = mem::zeroed();
+        if libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if !libc::CPU_ISSET(cpu, &set) || libc::CPU_COUNT(&set) < 2 {
+            return Ok(false);
+        }
+        libc::CPU_CLR(cpu, &mut set);
+        if libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +99,34 @@ mod tests {
             s
         };
         assert!(unsafe { libc::CPU_EQUAL(&before, &after) });
+    }
+
+    #[test]
+    fn avoids_a_cpu_and_never_the_last_one() {
+        // SAFETY: as above.
+        let allowed = || unsafe {
+            let mut s: libc::cpu_set_t = mem::zeroed();
+            assert_eq!(libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut s), 0);
+            (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &s)).collect::<Vec<_>>()
+        };
+        // A thread of its own, so the test harness's thread keeps its affinity.
+        std::thread::spawn(move || {
+            let before = allowed();
+            let first = before[0];
+            assert!(!avoid_cpu(libc::CPU_SETSIZE as usize).unwrap());
+            if before.len() > 1 {
+                assert!(avoid_cpu(first).unwrap());
+                assert_eq!(allowed(), before[1..].to_vec());
+                assert!(!avoid_cpu(first).unwrap(), "already avoided");
+            }
+            // Down to one CPU: that one is kept.
+            let last = *allowed().last().unwrap();
+            let _pin = pin_current_thread(last).unwrap();
+            assert!(!avoid_cpu(last).unwrap());
+            assert_eq!(allowed(), vec![last]);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
