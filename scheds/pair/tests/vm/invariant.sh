@@ -101,8 +101,15 @@ measure default "$DFL_DUR"
 pair_ab=$(sed -n 's/^max_ab=//p' "$SCX_OUT/pair.overlap")
 dfl_ab=$(sed -n 's/^max_ab=//p' "$SCX_OUT/default.overlap")
 read -r a b cap <"$SCX_OUT/pair.ticks"
+read -r da db dcap <"$SCX_OUT/default.ticks"
+# both_loops LABEL: the mean over pairs of the time both CPUs ran loops (observer).
+both_loops() {
+	sed -n 's/.*both running loops \([0-9.]*\)%.*/\1/p' "$SCX_OUT/$1.overlap" |
+		awk '{ s += $1; n++ } END { printf "%.0f", n ? s / n : 0 }'
+}
 summary=$(awk -v p="$pair_ab" -v d="$dfl_ab" -v a="$a" -v b="$b" -v c="$cap" \
-	'BEGIN { printf "worst pair A/B overlap: scx_pair %.2f%%, default scheduler %.2f%%; loop CPU share under scx_pair: A %.0f%%, B %.0f%%", 100 * p, 100 * d, 100 * a / c, 100 * b / c }')
+	-v da="$da" -v db="$db" -v dc="$dcap" -v pb="$(both_loops pair)" -v db2="$(both_loops default)" \
+	'BEGIN { printf "worst pair A/B overlap: scx_pair %.2f%%, default scheduler %.2f%%; loop CPU share: scx_pair A %.0f%% B %.0f%%, default A %.0f%% B %.0f%%; both CPUs of a pair running loops: scx_pair %s%%, default %s%%", 100 * p, 100 * d, 100 * a / c, 100 * b / c, 100 * da / dc, 100 * db / dc, pb, db2 }')
 echo "$summary" | tee "$SCX_OUT/summary.txt"
 awk -v p="$pair_ab" 'BEGIN { exit !(p < 0.05) }' || fail "pair CPUs ran different cgroups ${pair_ab} of the time (limit 0.05): $summary"
 awk -v a="$a" -v b="$b" -v c="$cap" 'BEGIN { exit !(a > 0.1 * c && b > 0.1 * c) }' ||
