@@ -71,6 +71,21 @@ else
 	meson setup "$build" "$repo" --prefix="$prefix" -Doffline="$offline"
 fi
 
+# SCX_PACKAGING_SEED=DIR (CI): start cargo's target directory from a copy of the
+# dependency artifacts of an earlier release build in the cargo target directory
+# DIR, so that only the workspace's own crates are compiled again. Cargo still
+# reads every vendored crate's sources to fingerprint it, so a crate missing from
+# the vendored tree still fails the offline build; a cold build is the default.
+if [ -n "${SCX_PACKAGING_SEED:-}" ]; then
+	seed=$SCX_PACKAGING_SEED/release
+	[ -d "$seed/deps" ] || die "SCX_PACKAGING_SEED=$SCX_PACKAGING_SEED has no release build to seed from"
+	step "seeding $build/cargo-target/release from $seed"
+	mkdir -p "$build/cargo-target/release"
+	for d in deps build .fingerprint; do
+		[ -d "$build/cargo-target/release/$d" ] || cp -a "$seed/$d" "$build/cargo-target/release/"
+	done
+fi
+
 step "meson compile"
 meson compile -C "$build"
 

@@ -6,8 +6,11 @@
 //! `fn main() { scx_build::build_scheduler(); }`.
 //!
 //! Environment, for packagers:
-//! - `BPF_CLANG`: the clang to use. Without it the first of `clang`, `clang-22` …
-//!   `clang-16` found on `PATH` that is version 16 or newer (64-bit enums need 16).
+//! - `BPF_CLANG`: the clang to use, version 16 or newer (older ones lose the high bits
+//!   of 64-bit enum values). The workspace's `.cargo/config.toml` sets it to `clang-19`
+//!   unless the environment already does, because scx_utils' build script reads the
+//!   same variable (or a plain `clang`, which Debian and Ubuntu do not install); so
+//!   one variable picks the compiler for both. Outside the workspace: plain `clang`.
 //! - `BPF_CFLAGS`: extra flags appended to the compiler command line.
 //! - `SCX_BPF_WERROR=1`: treat BPF compiler warnings as errors (CI sets it).
 
@@ -33,20 +36,20 @@ fn clang_major(clang: &str) -> Option<u32> {
 
 /// Picks the BPF compiler (see the crate docs).
 pub fn find_clang() -> Result<String> {
-    if let Ok(clang) = env::var("BPF_CLANG") {
-        let major = clang_major(&clang).with_context(|| format!("BPF_CLANG={clang} does not run as clang"))?;
-        if major < 16 {
-            bail!("BPF_CLANG={clang} is clang {major}; BPF programs need clang 16 or newer");
-        }
-        return Ok(clang);
+    let (clang, how) = match env::var("BPF_CLANG") {
+        Ok(c) => (c.clone(), format!("BPF_CLANG={c}")),
+        Err(_) => (
+            "clang".to_string(),
+            "clang (BPF_CLANG is not set)".to_string(),
+        ),
+    };
+    let major = clang_major(&clang).with_context(|| {
+        format!("{how} does not run as clang: install clang-19, or set BPF_CLANG to a clang binary")
+    })?;
+    if major < 16 {
+        bail!("{how} is clang {major}; BPF programs need clang 16 or newer");
     }
-    let candidates = std::iter::once("clang".to_string()).chain((16..=22).rev().map(|v| format!("clang-{v}")));
-    for c in candidates {
-        if clang_major(&c).is_some_and(|m| m >= 16) {
-            return Ok(c);
-        }
-    }
-    bail!("no clang 16 or newer found on PATH (install clang-19, or set BPF_CLANG to a clang binary)")
+    Ok(clang)
 }
 
 fn target_arch() -> &'static str {
@@ -67,7 +70,10 @@ fn build(manifest_dir: &Path, out_dir: &Path) -> Result<()> {
     let arch = target_arch();
     let vmlinux_dir = include.join("vmlinux").join(arch);
     if !vmlinux_dir.join("vmlinux.h").is_file() {
-        bail!("{} is missing: the suite vendors one vmlinux.h per architecture", vmlinux_dir.display());
+        bail!(
+            "{} is missing: the suite vendors one vmlinux.h per architecture",
+            vmlinux_dir.display()
+        );
     }
 
     // libbpf's own BPF headers (bpf_helpers.h, …) from the libbpf the loader links.
@@ -81,19 +87,31 @@ fn build(manifest_dir: &Path, out_dir: &Path) -> Result<()> {
     let clang = find_clang()?;
     // Paths relative to the workspace in __FILE__ (scx_bpf_error()'s "file:line:")
     // and in debug info, whatever directory the tree was built in.
-    let root = include.parent().unwrap_or(&include).canonicalize().context("failed to resolve the workspace root")?;
+    let root = include
+        .parent()
+        .unwrap_or(&include)
+        .canonicalize()
+        .context("failed to resolve the workspace root")?;
     let mut cmd = Command::new(&clang);
-    cmd.args(["-g", "-O2", "-target", "bpf", "-mcpu=v3", "-Wall", "-fno-stack-protector"])
-        .arg(format!("-ffile-prefix-map={}/=", root.display()))
-        .arg(format!("-D__TARGET_ARCH_{arch}"))
-        .arg("-I")
-        .arg(&include)
-        .arg("-I")
-        .arg(&vmlinux_dir)
-        .arg("-I")
-        .arg(&libbpf_inc)
-        .arg("-I")
-        .arg(manifest_dir.join("src/bpf"));
+    cmd.args([
+        "-g",
+        "-O2",
+        "-target",
+        "bpf",
+        "-mcpu=v3",
+        "-Wall",
+        "-fno-stack-protector",
+    ])
+    .arg(format!("-ffile-prefix-map={}/=", root.display()))
+    .arg(format!("-D__TARGET_ARCH_{arch}"))
+    .arg("-I")
+    .arg(&include)
+    .arg("-I")
+    .arg(&vmlinux_dir)
+    .arg("-I")
+    .arg(&libbpf_inc)
+    .arg("-I")
+    .arg(manifest_dir.join("src/bpf"));
     if env::var("SCX_BPF_WERROR").is_ok_and(|v| v == "1") {
         cmd.arg("-Werror");
     }
@@ -101,7 +119,9 @@ fn build(manifest_dir: &Path, out_dir: &Path) -> Result<()> {
         cmd.args(extra.split_whitespace());
     }
     cmd.arg("-c").arg(&src).arg("-o").arg(&obj);
-    let out = cmd.output().with_context(|| format!("failed to run {clang}"))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("failed to run {clang}"))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         bail!("{clang} failed to compile {}:\n{stderr}", src.display());
@@ -115,7 +135,10 @@ fn build(manifest_dir: &Path, out_dir: &Path) -> Result<()> {
         .generate(&skel)
         .with_context(|| format!("failed to generate the skeleton of {}", src.display()))?;
 
-    println!("cargo:rerun-if-changed={}", manifest_dir.join("src/bpf").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("src/bpf").display()
+    );
     println!("cargo:rerun-if-changed={}", include.display());
     for var in ["BPF_CLANG", "BPF_CFLAGS", "SCX_BPF_WERROR"] {
         println!("cargo:rerun-if-env-changed={var}");

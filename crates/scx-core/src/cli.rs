@@ -95,11 +95,15 @@ where
     if let Some(kind) = matches.get_one::<Generate>("generate") {
         return Ok(Parsed::Generate(*kind));
     }
-    O::from_arg_matches_mut(&mut matches).map(Parsed::Opts).map_err(|e| e.format(&mut O::command()))
+    O::from_arg_matches_mut(&mut matches)
+        .map(Parsed::Opts)
+        .map_err(|e| e.format(&mut O::command()))
 }
 
 fn parse_interval(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
     if !(0.0..=3600.0).contains(&v) {
         return Err(format!("{v} is outside 0 to 3600 seconds"));
     }
@@ -118,7 +122,8 @@ mod tests {
     }
 
     fn parse(args: &[&str]) -> Result<CommonOpts, clap::Error> {
-        Opts::try_parse_from(std::iter::once("scx_test").chain(args.iter().copied())).map(|o| o.common)
+        Opts::try_parse_from(std::iter::once("scx_test").chain(args.iter().copied()))
+            .map(|o| o.common)
     }
 
     #[test]
@@ -133,7 +138,10 @@ mod tests {
 
     #[test]
     fn timeout_is_checked_before_loading() {
-        assert_eq!(parse(&["--timeout-ms", "30000"]).unwrap().timeout_ms, Some(30000));
+        assert_eq!(
+            parse(&["--timeout-ms", "30000"]).unwrap().timeout_ms,
+            Some(30000)
+        );
         assert_eq!(parse(&["--timeout-ms", "1"]).unwrap().timeout_ms, Some(1));
         for bad in ["0", "30001", "-5", "abc"] {
             assert!(parse(&["--timeout-ms", bad]).is_err(), "{bad}");
@@ -142,7 +150,10 @@ mod tests {
 
     #[test]
     fn stats_interval_zero_turns_stats_off() {
-        assert_eq!(parse(&["--stats-interval", "0"]).unwrap().stats_period(), None);
+        assert_eq!(
+            parse(&["--stats-interval", "0"]).unwrap().stats_period(),
+            None
+        );
         assert_eq!(
             parse(&["--stats-interval", "0.5"]).unwrap().stats_period(),
             Some(Duration::from_millis(500))
@@ -154,26 +165,38 @@ mod tests {
     #[test]
     fn exit_dump_len_bounds() {
         assert!(parse(&["--exit-dump-len", "10"]).is_err());
-        assert_eq!(parse(&["--exit-dump-len", "65536"]).unwrap().exit_dump_len, 65536);
+        assert_eq!(
+            parse(&["--exit-dump-len", "65536"]).unwrap().exit_dump_len,
+            65536
+        );
     }
 
     #[test]
     fn generate_is_recognised_and_hidden_from_help() {
-        for (arg, want) in
-            [("man", Generate::Man), ("bash", Generate::Bash), ("zsh", Generate::Zsh), ("fish", Generate::Fish)]
-        {
+        for (arg, want) in [
+            ("man", Generate::Man),
+            ("bash", Generate::Bash),
+            ("zsh", Generate::Zsh),
+            ("fish", Generate::Fish),
+        ] {
             match parse_from::<Opts, _, _>(["scx_test", "--generate", arg]) {
                 Ok(Parsed::Generate(kind)) => assert_eq!(kind, want),
                 other => panic!("--generate {arg}: {other:?}"),
             }
         }
         // The other options are still checked, and --generate needs a known kind.
-        assert!(parse_from::<Opts, _, _>(["scx_test", "--generate", "man", "--timeout-ms", "0"]).is_err());
+        assert!(
+            parse_from::<Opts, _, _>(["scx_test", "--generate", "man", "--timeout-ms", "0"])
+                .is_err()
+        );
         assert!(parse_from::<Opts, _, _>(["scx_test", "--generate", "html"]).is_err());
         assert!(parse_from::<Opts, _, _>(["scx_test", "--generate"]).is_err());
 
         let help = Opts::command().render_long_help().to_string();
-        assert!(help.contains("--stats-interval") && !help.contains("--generate"), "{help}");
+        assert!(
+            help.contains("--stats-interval") && !help.contains("--generate"),
+            "{help}"
+        );
     }
 
     #[test]

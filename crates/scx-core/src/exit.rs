@@ -83,7 +83,11 @@ impl ExitKind {
     /// than this code.
     pub fn is_error(self) -> bool {
         match self {
-            Self::Error | Self::ErrorBpf | Self::ErrorStall | Self::ErrorReenq | Self::ErrorRescue => true,
+            Self::Error
+            | Self::ErrorBpf
+            | Self::ErrorStall
+            | Self::ErrorReenq
+            | Self::ErrorRescue => true,
             Self::Other(k) => k >= 1024,
             _ => false,
         }
@@ -99,7 +103,9 @@ pub mod status {
     pub const FAILURE: u8 = 1;
     /// Command-line usage error (clap's own status).
     pub const USAGE: u8 = 2;
-    /// Unregistered by the kernel or by BPF with a non-zero code, no restart asked.
+    /// Unregistered by the kernel or by BPF with a non-zero user code, or by the kernel
+    /// without asking for a restart; also the loader giving up after more restarts than
+    /// the run loop allows in a short window (a restart loop, not hotplug).
     pub const UNREGISTERED: u8 = 3;
     /// `SCX_EXIT_ERROR`: a runtime error found by the kernel.
     pub const RUNTIME_ERROR: u8 = 4;
@@ -209,7 +215,15 @@ impl fmt::Display for ExitInfo {
     /// `EXIT: <reason> (<msg>)`, the line the kernel's C loaders print, plus the code and
     /// CPU when they carry information.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EXIT: {}", if self.reason.is_empty() { "unknown reason" } else { &self.reason })?;
+        write!(
+            f,
+            "EXIT: {}",
+            if self.reason.is_empty() {
+                "unknown reason"
+            } else {
+                &self.reason
+            }
+        )?;
         if !self.msg.is_empty() {
             write!(f, " ({})", self.msg)?;
         }
@@ -291,8 +305,16 @@ mod tests {
     #[test]
     fn hotplug_restart_is_decoded() {
         let code = (ECODE_ACT_RESTART | ECODE_RSN_HOTPLUG) as i64;
-        let e = ExitInfo::decode(&raw(66, code, b"unregistered from the main kernel", b"cpu 1 going offline"), b"")
-            .unwrap();
+        let e = ExitInfo::decode(
+            &raw(
+                66,
+                code,
+                b"unregistered from the main kernel",
+                b"cpu 1 going offline",
+            ),
+            b"",
+        )
+        .unwrap();
         assert!(e.should_restart());
         assert_eq!(e.system_reason(), Some("cpu hotplug"));
         assert_eq!(e.exit_status(), status::OK);
@@ -301,7 +323,11 @@ mod tests {
 
     #[test]
     fn restart_bits_are_ignored_for_error_kinds() {
-        let e = ExitInfo::decode(&raw(1025, ECODE_ACT_RESTART as i64, b"scx_bpf_error", b"x"), b"").unwrap();
+        let e = ExitInfo::decode(
+            &raw(1025, ECODE_ACT_RESTART as i64, b"scx_bpf_error", b"x"),
+            b"",
+        )
+        .unwrap();
         assert!(!e.should_restart());
     }
 
@@ -316,7 +342,11 @@ mod tests {
     #[test]
     fn invalid_utf8_and_missing_nul_never_panic() {
         let reason = [0xffu8; UEI_REASON_LEN];
-        let e = ExitInfo::decode(&raw(1025, 0, &reason, &[0xc3, 0x28, b'o', b'k']), &[0xfe, 0xfe]).unwrap();
+        let e = ExitInfo::decode(
+            &raw(1025, 0, &reason, &[0xc3, 0x28, b'o', b'k']),
+            &[0xfe, 0xfe],
+        )
+        .unwrap();
         assert_eq!(e.reason.chars().count(), UEI_REASON_LEN);
         assert!(e.msg.ends_with("(ok"));
         assert_eq!(e.dump, "\u{fffd}\u{fffd}");
@@ -325,7 +355,11 @@ mod tests {
 
     #[test]
     fn exit_cpu_is_shown_for_errors_only() {
-        let e = ExitInfo::decode(&raw(1026, 0, b"runnable task stall", b"t[1] failed to run"), b"").unwrap();
+        let e = ExitInfo::decode(
+            &raw(1026, 0, b"runnable task stall", b"t[1] failed to run"),
+            b"",
+        )
+        .unwrap();
         assert!(e.to_string().ends_with("on CPU 3"), "{e}");
     }
 }

@@ -31,15 +31,39 @@ const MAN_SECTION: &str = "8";
 
 /// Each exit status with what it means, as in `docs/architecture.md`.
 const EXIT_STATUSES: &[(u8, &str)] = &[
-    (status::OK, "detached on request (SIGINT or SIGTERM), or unregistered without error"),
-    (status::FAILURE, "failed before the scheduler was attached: a bad option value, a load or verifier failure"),
+    (
+        status::OK,
+        "detached on request (SIGINT or SIGTERM), or unregistered without error",
+    ),
+    (
+        status::FAILURE,
+        "failed before the scheduler was attached: a bad option value, a load or verifier failure",
+    ),
     (status::USAGE, "command-line usage error"),
-    (status::UNREGISTERED, "unregistered by the kernel or by BPF with a non-zero code, no restart asked"),
-    (status::RUNTIME_ERROR, "SCX_EXIT_ERROR: a runtime error found by the kernel"),
-    (status::BPF_ERROR, "SCX_EXIT_ERROR_BPF: the scheduler called scx_bpf_error()"),
-    (status::STALL, "SCX_EXIT_ERROR_STALL: a runnable task did not run within the watchdog timeout"),
-    (status::OTHER_ERROR, "another error kind (reenqueue limit, rescue overload, kinds newer than the suite)"),
-    (status::UNAVAILABLE, "sched_ext is unavailable in this kernel, or another scheduler is active"),
+    (
+        status::UNREGISTERED,
+        "unregistered by the kernel or by BPF with a non-zero code, no restart asked",
+    ),
+    (
+        status::RUNTIME_ERROR,
+        "SCX_EXIT_ERROR: a runtime error found by the kernel",
+    ),
+    (
+        status::BPF_ERROR,
+        "SCX_EXIT_ERROR_BPF: the scheduler called scx_bpf_error()",
+    ),
+    (
+        status::STALL,
+        "SCX_EXIT_ERROR_STALL: a runnable task did not run within the watchdog timeout",
+    ),
+    (
+        status::OTHER_ERROR,
+        "another error kind (reenqueue limit, rescue overload, kinds newer than the suite)",
+    ),
+    (
+        status::UNAVAILABLE,
+        "sched_ext is unavailable in this kernel, or another scheduler is active",
+    ),
     (status::NOPERM, "not enough privilege (run as root)"),
 ];
 
@@ -174,12 +198,24 @@ mod tests {
     fn man_page_mentions_the_options_and_exit_statuses() {
         let man = render(Generate::Man);
         assert!(man.contains(".TH scx_test 8 \"\" \"scx-suite "), "{man}");
-        for opt in ["slice\\-us", "exit\\-dump\\-len", "timeout\\-ms", "stats\\-interval", "partial", "verbose"] {
+        for opt in [
+            "slice\\-us",
+            "exit\\-dump\\-len",
+            "timeout\\-ms",
+            "stats\\-interval",
+            "partial",
+            "verbose",
+        ] {
             assert!(man.contains(opt), "the man page does not mention {opt}");
         }
         assert!(man.contains("Time slice in microseconds"));
-        assert!(man.contains("EXIT STATUS") && man.contains("\\fB69\\fR") && man.contains("\\fB77\\fR"));
-        assert!(!man.contains("\\-\\-generate"), "the hidden --generate leaked into the man page");
+        assert!(
+            man.contains("EXIT STATUS") && man.contains("\\fB69\\fR") && man.contains("\\fB77\\fR")
+        );
+        assert!(
+            !man.contains("\\-\\-generate"),
+            "the hidden --generate leaked into the man page"
+        );
     }
 
     #[test]
@@ -188,8 +224,14 @@ mod tests {
             let text = render(kind);
             assert!(!text.trim().is_empty(), "{kind:?}");
             assert!(text.contains("scx_test"), "{kind:?}");
-            assert!(text.contains("slice-us") && text.contains("stats-interval"), "{kind:?}");
-            assert!(!text.contains("--generate"), "{kind:?}: the hidden --generate leaked");
+            assert!(
+                text.contains("slice-us") && text.contains("stats-interval"),
+                "{kind:?}"
+            );
+            assert!(
+                !text.contains("--generate"),
+                "{kind:?}: the hidden --generate leaked"
+            );
         }
     }
 

@@ -1,5 +1,6 @@
 //! One logger for every scheduler: diagnostics to stderr, never to stdout, which carries
-//! the stats. libbpf's own messages are routed through it.
+//! the stats. libbpf's own messages are routed through it by scx_utils'
+//! `init_libbpf_logging`.
 
 use std::io::Write;
 
@@ -22,7 +23,9 @@ impl Log for StderrLogger {
             Level::Info => "",
             Level::Debug | Level::Trace => "debug: ",
         };
-        let _ = writeln!(std::io::stderr().lock(), "{prefix}{}", record.args());
+        // libbpf ends its messages with a newline of its own.
+        let msg = record.args().to_string();
+        let _ = writeln!(std::io::stderr().lock(), "{prefix}{}", msg.trim_end());
     }
 
     fn flush(&self) {}
@@ -30,22 +33,21 @@ impl Log for StderrLogger {
 
 static LOGGER: StderrLogger = StderrLogger;
 
-fn libbpf_print(level: libbpf_rs::PrintLevel, msg: String) {
-    let msg = msg.trim_end();
-    match level {
-        libbpf_rs::PrintLevel::Warn => log::warn!("{msg}"),
-        libbpf_rs::PrintLevel::Info => log::info!("{msg}"),
-        libbpf_rs::PrintLevel::Debug => log::debug!("{msg}"),
-    }
-}
-
 /// Sets up logging for `verbose` (the count of `-v`): 0 shows libbpf's warnings only,
 /// 1 adds libbpf's info and debug output, 2 adds scx-core's own debug messages.
 pub fn init(verbose: u8) {
-    let level = if verbose == 0 { LevelFilter::Info } else { LevelFilter::Debug };
+    let level = if verbose == 0 {
+        LevelFilter::Info
+    } else {
+        LevelFilter::Debug
+    };
     // A second call (a restart) keeps the logger already set.
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(level);
-    let libbpf_level = if verbose == 0 { libbpf_rs::PrintLevel::Warn } else { libbpf_rs::PrintLevel::Debug };
-    libbpf_rs::set_print(Some((libbpf_level, libbpf_print)));
+    let libbpf_level = if verbose == 0 {
+        libbpf_rs::PrintLevel::Warn
+    } else {
+        libbpf_rs::PrintLevel::Debug
+    };
+    scx_utils::init_libbpf_logging(Some(libbpf_level));
 }

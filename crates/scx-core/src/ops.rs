@@ -20,7 +20,7 @@ use libbpf_rs::{AsRawLibbpf, Link, MapCore, MapFlags, MapType, Object, OpenObjec
 use crate::cli::CommonOpts;
 use crate::compat;
 use crate::exit::ExitInfo;
-use crate::preflight::{self, Refusal};
+use crate::preflight::{self, program_name, Refusal};
 
 /// Map holding `struct user_exit_info`.
 pub const UEI_MAP: &str = ".data.uei";
@@ -30,16 +30,6 @@ pub const UEI_DUMP_MAP: &str = ".data.uei_dump";
 pub const UEI_DUMP_LEN_MAP: &str = ".rodata.uei";
 
 const SCHED_EXT_ROOT: &str = "/sys/kernel/sched_ext";
-
-/// The name this process runs under (`scx_simple`, …), for messages.
-pub fn program_name() -> String {
-    std::env::args_os()
-        .next()
-        .as_deref()
-        .and_then(|a| Path::new(a).file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "scheduler".into())
-}
 
 /// Byte offset and size of each `sched_ext_ops` member we write.
 fn ops_member(btf: &Btf<'_>, field: &str) -> Result<usize> {
@@ -51,7 +41,9 @@ fn ops_member(btf: &Btf<'_>, field: &str) -> Result<usize> {
         .find(|m| m.name.is_some_and(|n| n == field))
         .with_context(|| format!("struct sched_ext_ops has no member {field}"))?;
     match member.attr {
-        libbpf_rs::btf::types::MemberAttr::Normal { offset } if offset % 8 == 0 => Ok(offset as usize / 8),
+        libbpf_rs::btf::types::MemberAttr::Normal { offset } if offset % 8 == 0 => {
+            Ok(offset as usize / 8)
+        }
         _ => bail!("struct sched_ext_ops member {field} is not byte aligned"),
     }
 }
@@ -69,7 +61,9 @@ fn write_ops_field(obj: &mut OpenObject, field: &str, value: &[u8]) -> Result<()
         .maps_mut()
         .find(|m| m.map_type() == MapType::StructOps)
         .context("the BPF object defines no struct_ops map (SCX_OPS_DEFINE)")?;
-    let data = map.initial_value_mut().context("failed to access the struct_ops data")?;
+    let data = map
+        .initial_value_mut()
+        .context("failed to access the struct_ops data")?;
     let dst = data
         .get_mut(off..off + value.len())
         .with_context(|| format!("sched_ext_ops.{field} lies outside the struct_ops data"))?;
@@ -82,9 +76,16 @@ fn read_ops_u64(obj: &OpenObject, field: &str) -> Result<u64> {
     let raw: &libbpf_sys::bpf_object = unsafe { obj.as_libbpf_object().as_ref() };
     let btf = Btf::from_bpf_object(raw)?.context("the BPF object carries no BTF")?;
     let off = ops_member(&btf, field)?;
-    let map = obj.maps().find(|m| m.map_type() == MapType::StructOps).context("no struct_ops map")?;
-    let data = map.initial_value().context("failed to access the struct_ops data")?;
-    let bytes = data.get(off..off + 8).context("sched_ext_ops field out of range")?;
+    let map = obj
+        .maps()
+        .find(|m| m.map_type() == MapType::StructOps)
+        .context("no struct_ops map")?;
+    let data = map
+        .initial_value()
+        .context("failed to access the struct_ops data")?;
+    let bytes = data
+        .get(off..off + 8)
+        .context("sched_ext_ops field out of range")?;
     Ok(u64::from_ne_bytes(bytes.try_into()?))
 }
 
@@ -93,11 +94,16 @@ fn size_exit_dump(obj: &mut OpenObject, len: u32) -> Result<()> {
     let mut found = 0;
     for mut map in obj.maps_mut() {
         if map.name() == UEI_DUMP_MAP {
-            map.set_value_size(len).context("failed to size the exit dump buffer")?;
+            map.set_value_size(len)
+                .context("failed to size the exit dump buffer")?;
             found += 1;
         } else if map.name() == UEI_DUMP_LEN_MAP {
-            let data = map.initial_value_mut().context("failed to access .rodata.uei")?;
-            data.get_mut(..4).context(".rodata.uei is too small")?.copy_from_slice(&len.to_ne_bytes());
+            let data = map
+                .initial_value_mut()
+                .context("failed to access .rodata.uei")?;
+            data.get_mut(..4)
+                .context(".rodata.uei is too small")?
+                .copy_from_slice(&len.to_ne_bytes());
             found += 1;
         }
     }
@@ -116,15 +122,19 @@ pub fn open<'obj, B: SkelBuilder<'obj>>(
     common: &CommonOpts,
 ) -> Result<B::Output> {
     preflight::check(Path::new("/"), &program_name())?;
-    let vmlinux = compat::vmlinux_btf()?;
-    if !compat::struct_has_field(&vmlinux, "sched_ext_ops", "dump") {
+    // 6.16 is the oldest kernel the suite is tested on; `priv` arrived with it in
+    // struct sched_ext_ops, so an older sched_ext lacks the member.
+    if !compat::struct_has_field("sched_ext_ops", "priv") {
         return Err(Refusal::unavailable(
-            "the kernel's sched_ext is older than this suite supports (6.12 or newer is needed)".into(),
+            "the kernel's sched_ext is older than this suite supports (6.16 or newer is needed)"
+                .into(),
         )
         .into());
     }
 
-    let mut open = builder.open(storage).context("failed to open the BPF object")?;
+    let mut open = builder
+        .open(storage)
+        .context("failed to open the BPF object")?;
     let obj = open.open_object_mut();
 
     // A CPU going on- or offline between now and attach must restart us: the kernel
@@ -142,7 +152,7 @@ pub fn open<'obj, B: SkelBuilder<'obj>>(
     }
     write_ops_field(obj, "exit_dump_len", &common.exit_dump_len.to_ne_bytes())?;
     if common.partial {
-        let flags = read_ops_u64(obj, "flags")? | compat::ops_flag(&vmlinux, "SCX_OPS_SWITCH_PARTIAL");
+        let flags = read_ops_u64(obj, "flags")? | compat::ops_flag("SCX_OPS_SWITCH_PARTIAL");
         write_ops_field(obj, "flags", &flags.to_ne_bytes())?;
     }
     size_exit_dump(obj, common.exit_dump_len)?;
@@ -165,10 +175,15 @@ pub fn load<'obj, O: OpenSkel<'obj>>(open: O) -> Result<O::Output> {
         if e.kind() == libbpf_rs::ErrorKind::PermissionDenied && !root {
             anyhow!(Refusal {
                 status: crate::exit::status::NOPERM,
-                message: format!("the kernel refused to load {} (permission denied): run it as root", program_name()),
+                message: format!(
+                    "the kernel refused to load {} (permission denied): run it as root",
+                    program_name()
+                ),
             })
         } else {
-            anyhow!(e).context("failed to load the BPF scheduler (libbpf's messages above say why; -v shows more)")
+            anyhow!(e).context(
+                "failed to load the BPF scheduler (libbpf's messages above say why; -v shows more)",
+            )
         }
     })
 }
@@ -196,14 +211,22 @@ pub fn read_exit_info(obj: &Object) -> Result<Option<ExitInfo>> {
     let mut dump = Vec::new();
     for map in obj.maps() {
         if map.name() == UEI_MAP {
-            raw = map.lookup(&key, MapFlags::ANY).context("failed to read the exit info")?;
+            raw = map
+                .lookup(&key, MapFlags::ANY)
+                .context("failed to read the exit info")?;
         }
     }
     let Some(raw) = raw else { return Ok(None) };
-    let Some(mut info) = ExitInfo::decode(&raw, &[]) else { return Ok(None) };
+    let Some(mut info) = ExitInfo::decode(&raw, &[]) else {
+        return Ok(None);
+    };
     for map in obj.maps() {
         if map.name() == UEI_DUMP_MAP {
-            dump = map.lookup(&key, MapFlags::ANY).ok().flatten().unwrap_or_default();
+            dump = map
+                .lookup(&key, MapFlags::ANY)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
         }
     }
     info.dump = crate::exit::c_str_lossy(&dump);
@@ -217,11 +240,20 @@ pub fn percpu_sum<M: MapCore>(map: &M, nr_keys: u32) -> Result<Vec<u64>> {
     for key in 0..nr_keys {
         let per_cpu = map
             .lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY)
-            .with_context(|| format!("failed to read key {key} of map {}", map.name().to_string_lossy()))?
+            .with_context(|| {
+                format!(
+                    "failed to read key {key} of map {}",
+                    map.name().to_string_lossy()
+                )
+            })?
             .unwrap_or_default();
         let sum = per_cpu
             .iter()
-            .filter_map(|v| v.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_ne_bytes))
+            .filter_map(|v| {
+                v.get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_ne_bytes)
+            })
             .fold(0u64, u64::wrapping_add);
         sums.push(sum);
     }

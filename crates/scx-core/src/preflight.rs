@@ -25,8 +25,21 @@ impl std::error::Error for Refusal {}
 
 impl Refusal {
     pub fn unavailable(message: String) -> Self {
-        Self { status: status::UNAVAILABLE, message }
+        Self {
+            status: status::UNAVAILABLE,
+            message,
+        }
     }
+}
+
+/// The name this process runs under (`scx_simple`, …), for messages.
+pub fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scheduler".into())
 }
 
 const CAP_SYS_ADMIN: u32 = 21;
@@ -38,7 +51,9 @@ fn read_trimmed(path: &Path) -> Option<String> {
 
 /// The effective capability set from the text of `/proc/<pid>/status`.
 fn effective_caps(proc_status: &str) -> Option<u64> {
-    let hex = proc_status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    let hex = proc_status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))?;
     u64::from_str_radix(hex.trim(), 16).ok()
 }
 
@@ -52,10 +67,11 @@ fn euid(proc_status: &str) -> Option<u32> {
 pub fn check(root: &Path, sched_name: &str) -> Result<(), Refusal> {
     let scx = root.join("sys/kernel/sched_ext");
     if !scx.is_dir() {
-        let release = read_trimmed(&root.join("proc/sys/kernel/osrelease")).unwrap_or_else(|| "unknown".into());
+        let release = read_trimmed(&root.join("proc/sys/kernel/osrelease"))
+            .unwrap_or_else(|| "unknown".into());
         return Err(Refusal::unavailable(format!(
             "this kernel ({release}) has no sched_ext support: {sched_name} needs a kernel built with \
-             CONFIG_SCHED_CLASS_EXT=y (6.12 or newer; `cargo xtask demo` runs one in a VM)"
+             CONFIG_SCHED_CLASS_EXT=y (6.16 or newer; `cargo xtask demo` runs one in a VM)"
         )));
     }
 
@@ -63,7 +79,8 @@ pub fn check(root: &Path, sched_name: &str) -> Result<(), Refusal> {
     let is_root = euid(&proc_status) == Some(0);
     let caps = effective_caps(&proc_status).unwrap_or(0);
     let has = |cap: u32| caps & (1u64 << cap) != 0;
-    if !is_root && !(has(CAP_SYS_ADMIN) && has(CAP_BPF)) {
+    let privileged = is_root || (has(CAP_SYS_ADMIN) && has(CAP_BPF));
+    if !privileged {
         return Err(Refusal {
             status: status::NOPERM,
             message: format!(
@@ -78,9 +95,10 @@ pub fn check(root: &Path, sched_name: &str) -> Result<(), Refusal> {
         "disabled" => {}
         "enabled" | "enabling" => {
             let ops = read_trimmed(&scx.join("root/ops")).filter(|s| !s.is_empty());
-            let who = ops.map_or_else(|| "another sched_ext scheduler".to_string(), |o| {
-                format!("another sched_ext scheduler, \"{o}\",")
-            });
+            let who = ops.map_or_else(
+                || "another sched_ext scheduler".to_string(),
+                |o| format!("another sched_ext scheduler, \"{o}\","),
+            );
             return Err(Refusal::unavailable(format!(
                 "{who} is already active: stop it before starting {sched_name}"
             )));
@@ -111,7 +129,8 @@ mod tests {
 
     impl FakeRoot {
         fn new(tag: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!("scx-core-preflight-{tag}-{}", std::process::id()));
+            let dir = std::env::temp_dir()
+                .join(format!("scx-core-preflight-{tag}-{}", std::process::id()));
             let _ = fs::remove_dir_all(&dir);
             fs::create_dir_all(dir.join("proc/sys/kernel")).unwrap();
             fs::create_dir_all(dir.join("proc/self")).unwrap();
@@ -125,10 +144,14 @@ mod tests {
             self
         }
         fn as_root(&self) -> &Self {
-            self.write("proc/self/status", "Name:\tx\nUid:\t0\t0\t0\t0\nCapEff:\t000001ffffffffff\n")
+            self.write(
+                "proc/self/status",
+                "Name:\tx\nUid:\t0\t0\t0\t0\nCapEff:\t000001ffffffffff\n",
+            )
         }
         fn with_scx(&self, state: &str) -> &Self {
-            self.write("sys/kernel/sched_ext/state", state).write("sys/kernel/btf/vmlinux", "btf")
+            self.write("sys/kernel/sched_ext/state", state)
+                .write("sys/kernel/btf/vmlinux", "btf")
         }
     }
 
@@ -152,24 +175,35 @@ mod tests {
     #[test]
     fn non_root_is_told_what_privilege_is_needed() {
         let r = FakeRoot::new("user");
-        r.with_scx("disabled").write("proc/self/status", "Uid:\t1000\t1000\t1000\t1000\nCapEff:\t0000000000000000\n");
+        r.with_scx("disabled").write(
+            "proc/self/status",
+            "Uid:\t1000\t1000\t1000\t1000\nCapEff:\t0000000000000000\n",
+        );
         let e = check(&r.0, "scx_simple").unwrap_err();
         assert_eq!(e.status, status::NOPERM);
-        assert!(e.message.contains("root") && e.message.contains("CAP_BPF"), "{e}");
+        assert!(
+            e.message.contains("root") && e.message.contains("CAP_BPF"),
+            "{e}"
+        );
     }
 
     #[test]
     fn capabilities_are_enough_without_root() {
         let r = FakeRoot::new("caps");
         let caps = (1u64 << CAP_SYS_ADMIN) | (1u64 << CAP_BPF);
-        r.with_scx("disabled").write("proc/self/status", &format!("Uid:\t1000\t1000\t1000\t1000\nCapEff:\t{caps:016x}\n"));
+        r.with_scx("disabled").write(
+            "proc/self/status",
+            &format!("Uid:\t1000\t1000\t1000\t1000\nCapEff:\t{caps:016x}\n"),
+        );
         assert_eq!(check(&r.0, "scx_simple"), Ok(()));
     }
 
     #[test]
     fn another_scheduler_is_named() {
         let r = FakeRoot::new("busy");
-        r.as_root().with_scx("enabled\n").write("sys/kernel/sched_ext/root/ops", "qmap_1.0\n");
+        r.as_root()
+            .with_scx("enabled\n")
+            .write("sys/kernel/sched_ext/root/ops", "qmap_1.0\n");
         let e = check(&r.0, "scx_simple").unwrap_err();
         assert_eq!(e.status, status::UNAVAILABLE);
         assert!(e.message.contains("\"qmap_1.0\""), "{e}");
@@ -179,14 +213,20 @@ mod tests {
     fn transitional_state_is_busy() {
         let r = FakeRoot::new("disabling");
         r.as_root().with_scx("disabling");
-        assert!(check(&r.0, "scx_simple").unwrap_err().message.contains("busy"));
+        assert!(check(&r.0, "scx_simple")
+            .unwrap_err()
+            .message
+            .contains("busy"));
     }
 
     #[test]
     fn missing_btf_is_reported() {
         let r = FakeRoot::new("nobtf");
         r.as_root().write("sys/kernel/sched_ext/state", "disabled");
-        assert!(check(&r.0, "scx_simple").unwrap_err().message.contains("CONFIG_DEBUG_INFO_BTF"));
+        assert!(check(&r.0, "scx_simple")
+            .unwrap_err()
+            .message
+            .contains("CONFIG_DEBUG_INFO_BTF"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::cli::CommonOpts;
 use crate::exit::{status, ExitInfo, ExitKind};
-use crate::ops::{self, read_exit_info};
+use crate::ops::read_exit_info;
 use crate::preflight::Refusal;
 
 /// What a scheduler's `main.rs` provides on top of its skeleton.
@@ -43,7 +43,10 @@ pub struct Attached<'obj, T> {
 
 impl<'obj, T> Attached<'obj, T> {
     pub fn new(sched: impl Scheduler<Stats = T> + 'obj, link: Link) -> Self {
-        Self { sched: Box::new(sched), link: Some(link) }
+        Self {
+            sched: Box::new(sched),
+            link: Some(link),
+        }
     }
 }
 
@@ -80,14 +83,22 @@ impl Shutdown {
     /// Sleeps for `nap`, or until a signal arrives.
     fn sleep(&self, nap: Duration) {
         // A zero timeout is refused by the socket; a millisecond is as good as none.
-        if self.wake.set_read_timeout(Some(nap.max(Duration::from_millis(1)))).is_err() {
+        if self
+            .wake
+            .set_read_timeout(Some(nap.max(Duration::from_millis(1))))
+            .is_err()
+        {
             std::thread::sleep(nap);
             return;
         }
         let mut buf = [0u8; 16];
         match (&self.wake).read(&mut buf) {
             Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
             // Never spin: fall back to a plain sleep if the socket misbehaves.
             Err(_) => std::thread::sleep(nap),
         }
@@ -97,10 +108,16 @@ impl Shutdown {
 /// CLOCK_MONOTONIC in nanoseconds, never 0 (0 means "no signal yet" below).
 /// clock_gettime() is async-signal-safe, so signal handlers may call this.
 fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: ts is a valid timespec; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64).max(1)
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+        .max(1)
 }
 
 /// Records a shutdown signal that arrived at `now_ns` and tells whether it forces
@@ -121,7 +138,9 @@ fn install_shutdown() -> Result<&'static Shutdown> {
     }
     let flag = Arc::new(AtomicBool::new(false));
     let (wake, notify) = UnixStream::pair().context("failed to create the signal socket")?;
-    notify.set_nonblocking(true).context("failed to create the signal socket")?;
+    notify
+        .set_nonblocking(true)
+        .context("failed to create the signal socket")?;
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let force = move || {
             if signal_forces_exit(&FIRST_SIGNAL_NS, monotonic_ns()) {
@@ -130,11 +149,16 @@ fn install_shutdown() -> Result<&'static Shutdown> {
         };
         // SAFETY: the action only reads the clock, does one atomic compare-exchange
         // and may call _exit(), all async-signal-safe.
-        unsafe { signal_hook::low_level::register(sig, force) }.context("failed to install the signal handler")?;
-        signal_hook::flag::register(sig, flag.clone()).context("failed to install the signal handler")?;
+        unsafe { signal_hook::low_level::register(sig, force) }
+            .context("failed to install the signal handler")?;
+        signal_hook::flag::register(sig, flag.clone())
+            .context("failed to install the signal handler")?;
         // Registered after the flag: the loop wakes to find it already set.
-        let notify = notify.try_clone().context("failed to create the signal socket")?;
-        signal_hook::low_level::pipe::register(sig, notify).context("failed to install the signal handler")?;
+        let notify = notify
+            .try_clone()
+            .context("failed to create the signal socket")?;
+        signal_hook::low_level::pipe::register(sig, notify)
+            .context("failed to install the signal handler")?;
     }
     Ok(SHUTDOWN.get_or_init(|| Shutdown { flag, wake }))
 }
@@ -167,7 +191,9 @@ impl<T: Serialize + Display> Attached<'_, T> {
                     next_stats = Some(at.max(now - p) + p);
                 }
             }
-            let nap = next_stats.map_or(EXIT_POLL, |at| at.saturating_duration_since(Instant::now()).min(EXIT_POLL));
+            let nap = next_stats.map_or(EXIT_POLL, |at| {
+                at.saturating_duration_since(Instant::now()).min(EXIT_POLL)
+            });
             shutdown.sleep(nap);
         }
 
@@ -197,7 +223,11 @@ impl<T: Serialize + Display> Attached<'_, T> {
 fn report(info: &ExitInfo) {
     if info.kind.is_error() {
         if !info.dump.trim().is_empty() {
-            log::error!("DEBUG DUMP\n{0}\n{1}\n{0}", "=".repeat(78), info.dump.trim_end());
+            log::error!(
+                "DEBUG DUMP\n{0}\n{1}\n{0}",
+                "=".repeat(78),
+                info.dump.trim_end()
+            );
         }
         log::error!("{info}");
     } else {
@@ -234,7 +264,7 @@ where
     F: for<'obj> FnMut(&'obj mut MaybeUninit<OpenObject>) -> Result<Attached<'obj, T>>,
 {
     let shutdown = install_shutdown()?;
-    let name = ops::program_name();
+    let name = crate::preflight::program_name();
     let mut restarts: VecDeque<Instant> = VecDeque::new();
     loop {
         let mut storage = MaybeUninit::uninit();
@@ -247,11 +277,16 @@ where
         if info.should_restart() && !shutdown.requested() {
             let now = Instant::now();
             restarts.push_back(now);
-            while restarts.front().is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW) {
+            while restarts
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
+            {
                 restarts.pop_front();
             }
             if restarts.len() > MAX_RESTARTS {
-                log::error!("{name}: more than {MAX_RESTARTS} restarts in {RESTART_WINDOW:?}, giving up");
+                log::error!(
+                    "{name}: more than {MAX_RESTARTS} restarts in {RESTART_WINDOW:?}, giving up"
+                );
                 return Ok(status::UNREGISTERED);
             }
             log::info!("{name}: restarting with the same options");
@@ -269,12 +304,25 @@ mod tests {
     fn only_a_later_second_signal_forces_the_exit() {
         let first = AtomicU64::new(0);
         let s = 1_000_000_000;
-        assert!(!signal_forces_exit(&first, 5 * s), "the first signal must not force the exit");
-        assert!(!signal_forces_exit(&first, 5 * s + 1_000), "timeout's second copy must not force the exit");
+        assert!(
+            !signal_forces_exit(&first, 5 * s),
+            "the first signal must not force the exit"
+        );
+        assert!(
+            !signal_forces_exit(&first, 5 * s + 1_000),
+            "timeout's second copy must not force the exit"
+        );
         assert!(!signal_forces_exit(&first, 5 * s + s / 2));
-        assert!(signal_forces_exit(&first, 6 * s), "a signal a second later must force the exit");
+        assert!(
+            signal_forces_exit(&first, 6 * s),
+            "a signal a second later must force the exit"
+        );
         assert!(signal_forces_exit(&first, 60 * s));
-        assert_eq!(first.load(Ordering::SeqCst), 5 * s, "the first signal's time must stay");
+        assert_eq!(
+            first.load(Ordering::SeqCst),
+            5 * s,
+            "the first signal's time must stay"
+        );
     }
 
     // The only test in this binary that raises signals: a third SIGTERM a second
@@ -285,13 +333,19 @@ mod tests {
         assert!(!shutdown.requested());
         let t0 = Instant::now();
         shutdown.sleep(Duration::from_millis(50));
-        assert!(t0.elapsed() >= Duration::from_millis(50), "the sleep ended early without a signal");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(50),
+            "the sleep ended early without a signal"
+        );
 
         // SAFETY: raise() only sends a signal to this thread; the handlers are installed.
         assert_eq!(unsafe { libc::raise(libc::SIGTERM) }, 0);
         let t0 = Instant::now();
         shutdown.sleep(Duration::from_secs(30));
-        assert!(t0.elapsed() < Duration::from_secs(10), "the signal did not end the sleep");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the signal did not end the sleep"
+        );
         assert!(shutdown.requested());
 
         // The same request again at once, as `timeout` sends it: the process lives on.

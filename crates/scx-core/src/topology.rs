@@ -16,13 +16,24 @@ use scx_utils::Cpumask;
 /// Parses a kernel cpulist such as `0-3,8,10-11` (empty means no CPU).
 pub fn parse_cpulist(list: &str) -> Result<Vec<usize>> {
     let mut cpus = Vec::new();
-    for part in list.trim().split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    for part in list
+        .trim()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         let (lo, hi) = match part.split_once('-') {
             Some((lo, hi)) => (lo, hi),
             None => (part, part),
         };
-        let lo: usize = lo.trim().parse().with_context(|| format!("invalid CPU '{lo}' in cpulist '{list}'"))?;
-        let hi: usize = hi.trim().parse().with_context(|| format!("invalid CPU '{hi}' in cpulist '{list}'"))?;
+        let lo: usize = lo
+            .trim()
+            .parse()
+            .with_context(|| format!("invalid CPU '{lo}' in cpulist '{list}'"))?;
+        let hi: usize = hi
+            .trim()
+            .parse()
+            .with_context(|| format!("invalid CPU '{hi}' in cpulist '{list}'"))?;
         anyhow::ensure!(lo <= hi, "invalid range {lo}-{hi} in cpulist '{list}'");
         cpus.extend(lo..=hi);
     }
@@ -41,7 +52,11 @@ pub fn format_cpulist(cpus: impl IntoIterator<Item = usize>) -> String {
         while i + 1 < cpus.len() && cpus[i + 1] == cpus[i] + 1 {
             i += 1;
         }
-        out.push(if start == cpus[i] { start.to_string() } else { format!("{start}-{}", cpus[i]) });
+        out.push(if start == cpus[i] {
+            start.to_string()
+        } else {
+            format!("{start}-{}", cpus[i])
+        });
         i += 1;
     }
     out.join(",")
@@ -86,20 +101,31 @@ struct Sysfs(PathBuf);
 impl Sysfs {
     fn read(&self, rel: impl AsRef<Path>) -> Result<String> {
         let p = self.0.join(rel);
-        Ok(fs::read_to_string(&p).with_context(|| format!("failed to read {}", p.display()))?.trim().to_string())
+        Ok(fs::read_to_string(&p)
+            .with_context(|| format!("failed to read {}", p.display()))?
+            .trim()
+            .to_string())
     }
 
     /// The CPUs sharing `cpu`'s highest-level cache, or just `cpu` without cache info.
     fn llc_of(&self, cpu: usize) -> Result<Vec<usize>> {
-        let dir = self.0.join(format!("sys/devices/system/cpu/cpu{cpu}/cache"));
+        let dir = self
+            .0
+            .join(format!("sys/devices/system/cpu/cpu{cpu}/cache"));
         let mut best: Option<(u32, Vec<usize>)> = None;
-        let Ok(entries) = fs::read_dir(&dir) else { return Ok(vec![cpu]) };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Ok(vec![cpu]);
+        };
         for e in entries.flatten() {
             let name = e.file_name();
             if !name.to_string_lossy().starts_with("index") {
                 continue;
             }
-            let level: u32 = match self.read(e.path().join("level")).ok().and_then(|l| l.parse().ok()) {
+            let level: u32 = match self
+                .read(e.path().join("level"))
+                .ok()
+                .and_then(|l| l.parse().ok())
+            {
                 Some(l) => l,
                 None => continue,
             };
@@ -133,7 +159,12 @@ impl Topology {
         if let Ok(entries) = fs::read_dir(root.join("sys/devices/system/node")) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let Some(id) = name.strip_prefix("node").and_then(|n| n.parse::<usize>().ok()) else { continue };
+                let Some(id) = name
+                    .strip_prefix("node")
+                    .and_then(|n| n.parse::<usize>().ok())
+                else {
+                    continue;
+                };
                 let cpus = parse_cpulist(&sys.read(e.path().join("cpulist"))?)?;
                 for &c in &cpus {
                     node_of.insert(c, id);
@@ -150,7 +181,9 @@ impl Topology {
         let mut cpus = BTreeMap::new();
         for &id in &online {
             let siblings = sys
-                .read(format!("sys/devices/system/cpu/cpu{id}/topology/thread_siblings_list"))
+                .read(format!(
+                    "sys/devices/system/cpu/cpu{id}/topology/thread_siblings_list"
+                ))
                 .map_or_else(|_| Ok(vec![id]), |s| parse_cpulist(&s))?;
             let llc_cpus = sys.llc_of(id)?;
             let llc = match llcs.iter().position(|l| *l == llc_cpus) {
@@ -161,7 +194,15 @@ impl Topology {
                 }
             };
             let node = node_of.get(&id).copied().unwrap_or(0);
-            cpus.insert(id, Cpu { id, siblings: mask_of(&siblings)?, llc, node });
+            cpus.insert(
+                id,
+                Cpu {
+                    id,
+                    siblings: mask_of(&siblings)?,
+                    llc,
+                    node,
+                },
+            );
         }
 
         Ok(Self {
@@ -191,7 +232,10 @@ mod tests {
 
     #[test]
     fn cpulists_round_trip() {
-        assert_eq!(parse_cpulist("0-3,8,10-11\n").unwrap(), vec![0, 1, 2, 3, 8, 10, 11]);
+        assert_eq!(
+            parse_cpulist("0-3,8,10-11\n").unwrap(),
+            vec![0, 1, 2, 3, 8, 10, 11]
+        );
         assert_eq!(parse_cpulist("").unwrap(), Vec::<usize>::new());
         assert_eq!(format_cpulist([11, 0, 1, 2, 3, 8, 10]), "0-3,8,10-11");
         assert_eq!(format_cpulist([5]), "5");
@@ -215,12 +259,27 @@ mod tests {
         w("sys/devices/system/cpu/online", "0-5\n");
         for cpu in 0..6 {
             let sib = format!("{},{}", cpu % 4, cpu % 4 + 4);
-            w(&format!("sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list"), &sib);
+            w(
+                &format!("sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list"),
+                &sib,
+            );
             let llc = if cpu % 4 < 2 { "0-1,4-5" } else { "2-3,6-7" };
-            w(&format!("sys/devices/system/cpu/cpu{cpu}/cache/index0/level"), "1");
-            w(&format!("sys/devices/system/cpu/cpu{cpu}/cache/index0/shared_cpu_list"), &sib);
-            w(&format!("sys/devices/system/cpu/cpu{cpu}/cache/index3/level"), "3");
-            w(&format!("sys/devices/system/cpu/cpu{cpu}/cache/index3/shared_cpu_list"), llc);
+            w(
+                &format!("sys/devices/system/cpu/cpu{cpu}/cache/index0/level"),
+                "1",
+            );
+            w(
+                &format!("sys/devices/system/cpu/cpu{cpu}/cache/index0/shared_cpu_list"),
+                &sib,
+            );
+            w(
+                &format!("sys/devices/system/cpu/cpu{cpu}/cache/index3/level"),
+                "3",
+            );
+            w(
+                &format!("sys/devices/system/cpu/cpu{cpu}/cache/index3/shared_cpu_list"),
+                llc,
+            );
         }
         w("sys/devices/system/node/node0/cpulist", "0-1,4-5");
         w("sys/devices/system/node/node1/cpulist", "2-3,6-7");
@@ -260,7 +319,11 @@ mod tests {
         assert!(!t.has_smt());
         assert_eq!(t.nodes.len(), 1);
         assert_eq!(t.nodes[&0].weight(), 4);
-        assert_eq!(t.llcs.len(), 4, "without cache info every CPU is its own LLC");
+        assert_eq!(
+            t.llcs.len(),
+            4,
+            "without cache info every CPU is its own LLC"
+        );
         fs::remove_dir_all(root).unwrap();
     }
 

@@ -374,7 +374,11 @@ impl Apt {
         let line = fs::read_to_string(self.dir.join("sources.list"))
             .context("failed to read the private sources file")?;
         let uri = source_uri(&line).context("the private sources file names no archive URI")?;
-        let url = format!("{}/{}", uri.trim_end_matches('/'), linux_pool_path(name, version));
+        let url = format!(
+            "{}/{}",
+            uri.trim_end_matches('/'),
+            linux_pool_path(name, version)
+        );
         let file = dir.join(format!("{name}.deb"));
         let out = Command::new("/usr/lib/apt/apt-helper")
             .args(self.opts())
@@ -384,14 +388,21 @@ impl Apt {
             .output()
             .context("failed to run /usr/lib/apt/apt-helper (is apt installed?)")?;
         if !out.status.success() {
-            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
             bail!(
                 "{name} is not in the {SUITE} index and the archive's pool does not have it either: {}",
                 util::last_line(&text).unwrap_or("(no output)")
             );
         }
         let fields = util::run_capture(
-            Command::new("dpkg-deb").arg("-f").arg(&file).args(["Package", "Version"]),
+            Command::new("dpkg-deb")
+                .arg("-f")
+                .arg(&file)
+                .args(["Package", "Version"]),
             &format!("dpkg-deb -f {}", file.display()),
         )?;
         let want = format!("Package: {name}\nVersion: {version}");
@@ -568,10 +579,15 @@ deb http://c.invalid/debian bookworm-updates main
     #[test]
     fn pool_fallback_pieces() {
         assert_eq!(
-            source_uri("deb [signed-by=/k.gpg] http://mirror.invalid/debian trixie-backports main\n"),
+            source_uri(
+                "deb [signed-by=/k.gpg] http://mirror.invalid/debian trixie-backports main\n"
+            ),
             Some("http://mirror.invalid/debian")
         );
-        assert_eq!(source_uri("deb http://m.invalid/d trixie-backports main"), Some("http://m.invalid/d"));
+        assert_eq!(
+            source_uri("deb http://m.invalid/d trixie-backports main"),
+            Some("http://m.invalid/d")
+        );
         assert_eq!(source_uri("# nothing"), None);
         let show = "Package: linux-image-6.19.14+deb13-amd64\nSource: linux-signed-amd64 (6.19.14+1~bpo13+1)\n\
                     Version: 6.19.14-1~bpo13+1\nArchitecture: amd64\n";
@@ -581,7 +597,10 @@ deb http://c.invalid/debian bookworm-updates main
             linux_pool_path("linux-modules-6.19.14+deb13-amd64", "6.19.14-1~bpo13+1"),
             "pool/main/l/linux/linux-modules-6.19.14+deb13-amd64_6.19.14-1~bpo13+1_amd64.deb"
         );
-        assert_eq!(linux_pool_path("p", "1:2.0-1"), "pool/main/l/linux/p_2.0-1_amd64.deb");
+        assert_eq!(
+            linux_pool_path("p", "1:2.0-1"),
+            "pool/main/l/linux/p_2.0-1_amd64.deb"
+        );
     }
 
     #[test]

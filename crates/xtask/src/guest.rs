@@ -52,7 +52,8 @@ pub fn stage_agent(dir: &Path) -> Result<PathBuf> {
     fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let dest = dir.join("xtask");
     let tmp = dir.join(format!(".xtask.{}", std::process::id()));
-    fs::copy(&exe, &tmp).with_context(|| format!("failed to copy {} to {}", exe.display(), tmp.display()))?;
+    fs::copy(&exe, &tmp)
+        .with_context(|| format!("failed to copy {} to {}", exe.display(), tmp.display()))?;
     fs::rename(&tmp, &dest).with_context(|| format!("failed to install {}", dest.display()))?;
     Ok(dest)
 }
@@ -72,7 +73,8 @@ const SCX_OPS: &str = "/sys/kernel/sched_ext/root/ops";
 /// TCG is slow: loading and verifying a BPF scheduler can take many seconds.
 const ENABLE_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
-const FORKS: usize = 200;
+/// Each fork+exec of /bin/true from the 9p root costs about 70 ms under TCG.
+const FORKS: usize = 50;
 /// Exit reasons the kernel reports for a scheduler that it kicked out.
 const KERNEL_ERROR_REASONS: &[&str] = &["scx_bpf_error", "runtime error", "runnable task stall"];
 
@@ -517,8 +519,7 @@ fn smoke_steps(plan: &Plan, s: &SchedPlan, nr_cpus: usize, dir: &Path) -> Result
         let n = nr_cpus.to_string();
         let secs = plan.stress_secs;
         let wl = dir.join("workload.txt");
-        let mut st = spawn_logged(stress_ng(&n, secs).current_dir(dir), &wl)
-        .map_err(|e| {
+        let mut st = spawn_logged(stress_ng(&n, secs).current_dir(dir), &wl).map_err(|e| {
             step_err(
                 "workload-stress",
                 format!("stress-ng: {e:#} (is stress-ng installed?)"),
@@ -972,7 +973,15 @@ fn demo(plan: &Plan, s: &SchedPlan, nr_cpus: usize) -> DemoSummary {
 /// context-switch pairs for `secs` seconds.
 fn stress_ng(nr: &str, secs: u64) -> Command {
     let mut cmd = Command::new("stress-ng");
-    cmd.args(["--cpu", nr, "--switch", nr, "-t", &format!("{secs}s"), "--metrics-brief"]);
+    cmd.args([
+        "--cpu",
+        nr,
+        "--switch",
+        nr,
+        "-t",
+        &format!("{secs}s"),
+        "--metrics-brief",
+    ]);
     cmd
 }
 

@@ -54,10 +54,14 @@ pub fn lib_sh() -> PathBuf {
 
 /// `crates/xtask/vm/faults/`, the fault suite run for every scheduler.
 pub fn faults_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("vm").join("faults")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("vm")
+        .join("faults")
 }
 
 /// `crates/xtask/vm/soak.sh`, the long run of `xtask soak`.
 pub fn soak_sh() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("vm").join("soak.sh")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("vm")
+        .join("soak.sh")
 }

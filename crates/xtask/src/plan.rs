@@ -66,6 +66,9 @@ pub struct CheckPlan {
     pub name: String,
     pub script: PathBuf,
     pub timeout_secs: u64,
+    /// `# kernels: newest`: planned only in the boot of the run's newest kernel.
+    #[serde(default)]
+    pub newest_kernel_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -73,6 +73,7 @@ impl SchedSource {
                 script: paths::soak_sh(),
                 // The soak, plus room to start, stop and read the kernel log.
                 timeout_secs: secs + 240,
+                newest_kernel_only: false,
             }]
         } else {
             let mut c = check_scripts(&self.dir);
@@ -213,24 +214,34 @@ fn scripts_in(dir: &Path, prefix: &str) -> Vec<CheckPlan> {
         out.push(CheckPlan {
             name,
             timeout_secs: parse_timeout(&text).unwrap_or(DEFAULT_CHECK_TIMEOUT_SECS),
+            newest_kernel_only: newest_kernel_only(&text),
             script: s,
         });
     }
     out
 }
 
-/// `# timeout: N` (seconds, optionally written `Ns`) in a script's comments.
-pub fn parse_timeout(text: &str) -> Option<u64> {
+/// The value of a `# KEY: VALUE` comment line in a script (KEY in any case).
+fn directive<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines().find_map(|l| {
         let rest = l.trim().strip_prefix('#')?.trim();
-        let (key, val) = rest.split_once(':')?;
-        if !key.trim().eq_ignore_ascii_case("timeout") {
-            return None;
-        }
-        let v = val.trim();
-        let v = v.strip_suffix('s').unwrap_or(v).trim();
-        v.parse().ok().filter(|n| *n > 0)
+        let (k, val) = rest.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(key).then(|| val.trim())
     })
+}
+
+/// `# timeout: N` (seconds, optionally written `Ns`) in a script's comments.
+pub fn parse_timeout(text: &str) -> Option<u64> {
+    let v = directive(text, "timeout")?;
+    let v = v.strip_suffix('s').unwrap_or(v).trim();
+    v.parse().ok().filter(|n| *n > 0)
+}
+
+/// `# kernels: newest`: the check does not depend on the kernel version (it
+/// tests the binary's own refusals, say), so a run of several kernels plans it
+/// only in the boot of the newest one, the last of `--kernels`.
+pub fn newest_kernel_only(text: &str) -> bool {
+    directive(text, "kernels").is_some_and(|v| v.eq_ignore_ascii_case("newest"))
 }
 
 #[cfg(test)]
@@ -258,6 +269,10 @@ mod tests {
         );
         assert_eq!(parse_timeout("# timeout: 0\n"), None);
         assert_eq!(parse_timeout("#!/bin/bash\necho hi\n"), None);
+        assert!(newest_kernel_only("#!/bin/bash\n# kernels: newest\n"));
+        assert!(newest_kernel_only("# Kernels:  Newest\n"));
+        assert!(!newest_kernel_only("# kernels: all\n"));
+        assert!(!newest_kernel_only("#!/bin/bash\necho hi\n"));
     }
 
     #[test]
@@ -315,18 +330,40 @@ mod tests {
         let rel = Path::new("/r");
         let p = all[1].plan(rel, &Suite::default());
         assert!(p.smoke);
-        assert_eq!(p.checks[..2].iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["10-a", "20-b"]);
+        assert_eq!(
+            p.checks[..2]
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            ["10-a", "20-b"]
+        );
         assert!(p.checks[2..].iter().all(|c| c.name.starts_with("fault-")));
-        assert!(p.checks.iter().any(|c| c.name == "fault-signals"), "{:?}", p.checks);
-        let only = Suite { only: vec!["fault-sig".into()], ..Suite::default() };
+        assert!(
+            p.checks.iter().any(|c| c.name == "fault-signals"),
+            "{:?}",
+            p.checks
+        );
+        let only = Suite {
+            only: vec!["fault-sig".into()],
+            ..Suite::default()
+        };
         let p = all[1].plan(rel, &only);
         assert!(!p.smoke);
-        assert_eq!(p.checks.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["fault-signals"]);
-        let soak = Suite { soak_secs: Some(300), ..Suite::default() };
+        assert_eq!(
+            p.checks.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["fault-signals"]
+        );
+        let soak = Suite {
+            soak_secs: Some(300),
+            ..Suite::default()
+        };
         let p = all[1].plan(rel, &soak);
         assert!(!p.smoke);
         assert_eq!(p.checks.len(), 1);
-        assert_eq!((p.checks[0].name.as_str(), p.checks[0].timeout_secs), ("soak", 540));
+        assert_eq!(
+            (p.checks[0].name.as_str(), p.checks[0].timeout_secs),
+            ("soak", 540)
+        );
         let f = fixtures[0].plan(rel, &soak);
         assert!(f.smoke && f.checks.is_empty());
 

@@ -155,6 +155,8 @@ fn run_suite(a: TestArgs, suite: Suite) -> Result<ExitCode> {
     util::install_interrupt_handler();
 
     let mut outcomes: Vec<Outcome> = Vec::new();
+    // (phase, duration) for the report's last lines, which .ci/run collects.
+    let mut phases: Vec<(String, Duration)> = Vec::new();
     if !a.no_unit {
         eprintln!("xtask: cargo test --workspace --locked");
         let t0 = Instant::now();
@@ -180,6 +182,7 @@ fn run_suite(a: TestArgs, suite: Suite) -> Result<ExitCode> {
                 ),
             )
         };
+        phases.push(("unit tests".into(), t0.elapsed()));
         outcomes.push(Outcome {
             row: UNIT_ROW.into(),
             subject: "unit tests".into(),
@@ -192,10 +195,12 @@ fn run_suite(a: TestArgs, suite: Suite) -> Result<ExitCode> {
     }
 
     eprintln!("xtask: cargo build --release --locked --workspace --bins");
+    let t0 = Instant::now();
     util::run_inherit(
         cargo().args(["build", "--release", "--locked", "--workspace", "--bins"]),
         "cargo build --release",
     )?;
+    phases.push(("release build".into(), t0.elapsed()));
     let target = paths::target_dir()?;
     let release = target.join("release");
     let xtask_dir = paths::xtask_dir()?;
@@ -262,16 +267,14 @@ fn run_suite(a: TestArgs, suite: Suite) -> Result<ExitCode> {
             .jobs
             .unwrap_or_else(default_jobs)
             .clamp(1, kernels_ok.len().max(1));
-        for r in run_kernels(
-            &a,
-            &suite,
-            &kernels_ok,
-            jobs,
-            &planned,
-            &release,
-            &agent,
-            &xtask_dir,
-        ) {
+        let staged = Staged {
+            newest: kernels_ok.last().map_or("", |k| k.label.as_str()),
+            planned: &planned,
+            release: &release,
+            agent: &agent,
+            xtask_dir: &xtask_dir,
+        };
+        for r in run_kernels(&a, &suite, &kernels_ok, jobs, &staged) {
             let (outs, boot) = r?;
             outcomes.extend(outs);
             boots.push(boot);
@@ -303,6 +306,9 @@ fn run_suite(a: TestArgs, suite: Suite) -> Result<ExitCode> {
     println!();
     if c.skipped > 0 {
         println!("{} skipped", c.skipped);
+    }
+    for (name, d) in &phases {
+        println!("phase {name}: {}", util::fmt_duration(*d));
     }
     println!("total time {}", util::fmt_duration(started.elapsed()));
     println!("{}", report::summary_line(&c));
@@ -368,16 +374,24 @@ fn default_jobs_for(cpus: usize) -> usize {
 
 type KernelRun = Result<(Vec<Outcome>, String)>;
 
+/// What every boot of one run shares: the schedulers to run, where their
+/// binaries are, the staged agent and the results root.
+struct Staged<'a> {
+    /// The label of the run's newest kernel (the last of `--kernels`).
+    newest: &'a str,
+    planned: &'a [SchedSource],
+    release: &'a Path,
+    agent: &'a Path,
+    xtask_dir: &'a Path,
+}
+
 /// Boot every kernel, `jobs` at a time; results come back in kernel order.
 fn run_kernels(
     a: &TestArgs,
     suite: &Suite,
     kernels: &[Kernel],
     jobs: usize,
-    planned: &[SchedSource],
-    release: &Path,
-    agent: &Path,
-    xtask_dir: &Path,
+    staged: &Staged,
 ) -> Vec<KernelRun> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, KernelRun)>> = Mutex::new(Vec::new());
@@ -389,7 +403,7 @@ fn run_kernels(
                 if util::interrupted() {
                     break;
                 }
-                let r = run_kernel(a, suite, k, planned, release, agent, xtask_dir);
+                let r = run_kernel(a, suite, k, staged);
                 if let Ok(mut all) = results.lock() {
                     all.push((i, r));
                 }
@@ -406,11 +420,15 @@ fn run_kernel(
     a: &TestArgs,
     suite: &Suite,
     k: &Kernel,
-    planned: &[SchedSource],
-    release: &Path,
-    agent: &Path,
-    xtask_dir: &Path,
+    staged: &Staged,
 ) -> Result<(Vec<Outcome>, String)> {
+    let Staged {
+        newest,
+        planned,
+        release,
+        agent,
+        xtask_dir,
+    } = *staged;
     let results_dir = xtask_dir.join("test").join(&k.label);
     if results_dir.exists() {
         fs::remove_dir_all(&results_dir)
@@ -425,7 +443,12 @@ fn run_kernel(
         lib_sh: paths::lib_sh(),
         scheds: planned
             .iter()
-            .map(|s| s.plan(release, suite))
+            .map(|s| {
+                let mut p = s.plan(release, suite);
+                p.checks
+                    .retain(|c| !c.newest_kernel_only || k.label == newest);
+                p
+            })
             .collect::<Vec<SchedPlan>>(),
         stress_secs: a.stress_secs,
         soak_secs: suite.soak_secs.unwrap_or(0),
@@ -544,6 +567,7 @@ mod tests {
                     name: "c".into(),
                     script: "/c.sh".into(),
                     timeout_secs: t,
+                    newest_kernel_only: false,
                 })
                 .collect(),
         };

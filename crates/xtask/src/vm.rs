@@ -23,6 +23,7 @@
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -208,6 +209,45 @@ pub fn vng_args(cfg: &VmConfig, kvm: bool, command: &[String]) -> Vec<String> {
 }
 
 /// Boot `cfg.vmlinuz` and run `command` (argv) in the guest.
+/// With `SCX_VM_SLOTS=DIR:N` in the environment, every VM first takes one of N
+/// lock files in DIR (`flock`), waiting for a free one, so that several
+/// developers' or agents' runs on one host never boot more than N VMs at once.
+/// A VM under TCG keeps a host core busy, and timing-sensitive checks fail when
+/// VMs outnumber the cores. Unset: no limit.
+fn acquire_slot() -> Result<Option<File>> {
+    let Ok(spec) = std::env::var("SCX_VM_SLOTS") else {
+        return Ok(None);
+    };
+    let (dir, n) = match spec.rsplit_once(':') {
+        Some((d, n)) => (d.to_string(), n.parse::<usize>().ok()),
+        None => (spec.clone(), Some(1)),
+    };
+    let Some(n) = n.filter(|n| *n > 0) else {
+        bail!("SCX_VM_SLOTS must be DIR:N with N at least 1, not `{spec}`");
+    };
+    fs::create_dir_all(&dir).with_context(|| format!("failed to create {dir}"))?;
+    let mut said = false;
+    loop {
+        for i in 0..n {
+            let path = Path::new(&dir).join(format!("slot{i}"));
+            let f = File::create(&path)
+                .with_context(|| format!("failed to create {}", path.display()))?;
+            // SAFETY: flock on a file descriptor we own.
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(Some(f));
+            }
+        }
+        if !said {
+            eprintln!("xtask: waiting for a VM slot in {dir} ({n} at a time)");
+            said = true;
+        }
+        if util::interrupted() {
+            bail!("interrupted");
+        }
+        thread::sleep(Duration::from_secs(2));
+    }
+}
+
 pub fn run(cfg: &VmConfig, command: &[String]) -> Result<VmOutput> {
     if command.is_empty() {
         bail!("no command given to run in the VM");
@@ -220,6 +260,8 @@ pub fn run(cfg: &VmConfig, command: &[String]) -> Result<VmOutput> {
         fs::create_dir_all(d)
             .with_context(|| format!("failed to create --rwdir {}", d.display()))?;
     }
+    // Held until this function returns: the VM's share of the host.
+    let _slot = acquire_slot()?;
     let kvm = kvm_usable(&cfg.vmlinuz);
     let accel = match (kvm, cfg.single_thread_tcg) {
         (true, _) => "kvm",

@@ -14,6 +14,8 @@
 #   SCX_SCHED_DIR  the scheduler's source directory (scheds/<name>)
 #   SCX_SOAK_SECS  seconds the soak runs (`cargo xtask soak` only)
 # A `# timeout: N` comment sets the check's time limit in seconds (default 180).
+# A `# kernels: newest` comment plans it only in the newest kernel's boot of a
+# run (for checks that do not depend on the kernel version).
 # Exit 0 = pass, 77 = skip, anything else = fail; the last non-empty line of
 # the script's output is the reason shown in the report.
 #
@@ -203,12 +205,17 @@ refused() {
 #   FAULT_BAD_ARGS    an array of its own invalid command lines, each one
 #                     string split on spaces, refused with status 2
 #   FAULT_CGROUPS     1: the soak churns cgroups (cgroup-aware schedulers)
+#   FAULT_WEIGHTS     1: it claims nice weights, so pinned-weights.sh holds it
+#                     to them for tasks pinned to one CPU
+#   FAULT_WEIGHTS_OPTS  options pinned-weights.sh starts it with
 fault_config() {
 	FAULT_OPTS=""
 	FAULT_STATS_MATCH=""
 	FAULT_HOTPLUG=restart
 	FAULT_BAD_ARGS=()
 	FAULT_CGROUPS=0
+	FAULT_WEIGHTS=0
+	FAULT_WEIGHTS_OPTS=""
 	if [ -n "${SCX_SCHED_DIR:-}" ] && [ -f "$SCX_SCHED_DIR/tests/faults.env" ]; then
 		# shellcheck source=/dev/null
 		source "$SCX_SCHED_DIR/tests/faults.env"

@@ -19,7 +19,13 @@ use scx_core::topology::format_cpulist;
 use scx_core::{Attached, CommonOpts, Topology};
 use serde::Serialize;
 
-#[allow(clippy::all, unused_imports, unused_qualifications, non_camel_case_types, non_snake_case)]
+#[allow(
+    clippy::all,
+    unused_imports,
+    unused_qualifications,
+    non_camel_case_types,
+    non_snake_case
+)]
 mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
@@ -112,7 +118,8 @@ fn resize_array(obj: &mut OpenObject, name: &str, elem: usize, n: usize) -> Resu
         .maps_mut()
         .find(|m| m.name() == section.as_str())
         .with_context(|| format!("the BPF object has no {section} map"))?;
-    map.set_value_size((elem * n) as u32).with_context(|| format!("failed to size {name} to {n} entries"))
+    map.set_value_size((elem * n) as u32)
+        .with_context(|| format!("failed to size {name} to {n} entries"))
 }
 
 /// What `start_timer` returns, as in main.bpf.c's enum timer_start_status.
@@ -127,7 +134,11 @@ fn start_timer(skel: &bpf::MainSkel<'_>, central_cpu: usize) -> Result<bool> {
     if let Err(e) = &pinned {
         log::warn!("failed to move the loader to the central CPU {central_cpu}: {e}");
     }
-    let out = skel.progs.start_timer.test_run(ProgramInput::default()).context("failed to run start_timer")?;
+    let out = skel
+        .progs
+        .start_timer
+        .test_run(ProgramInput::default())
+        .context("failed to run start_timer")?;
     drop(pinned);
     match out.return_value as i32 {
         TIMER_PINNED => {
@@ -142,7 +153,9 @@ fn start_timer(skel: &bpf::MainSkel<'_>, central_cpu: usize) -> Result<bool> {
             log::warn!("the preemption timer is not pinned: this kernel refuses BPF_F_TIMER_CPU_PIN (6.7 or newer needed)");
             Ok(false)
         }
-        e if e < 0 => Err(io::Error::from_raw_os_error(-e)).context("failed to start the preemption timer"),
+        e if e < 0 => {
+            Err(io::Error::from_raw_os_error(-e)).context("failed to start the preemption timer")
+        }
         other => bail!("start_timer returned the unknown status {other}"),
     }
 }
@@ -152,7 +165,10 @@ struct Scheduler<'obj> {
 }
 
 impl<'obj> Scheduler<'obj> {
-    fn init(opts: &Opts, storage: &'obj mut MaybeUninit<OpenObject>) -> Result<Attached<'obj, Stats>> {
+    fn init(
+        opts: &Opts,
+        storage: &'obj mut MaybeUninit<OpenObject>,
+    ) -> Result<Attached<'obj, Stats>> {
         // The central CPU must be online: checked before anything is loaded.
         let topo = Topology::new().context("failed to read the CPU topology")?;
         let online: Vec<usize> = topo.cpus.keys().copied().collect();
@@ -162,10 +178,14 @@ impl<'obj> Scheduler<'obj> {
         let mut open = scx_core::open(bpf::MainSkelBuilder::default(), storage, &opts.common)?;
 
         // Kfuncs main.bpf.c calls without a fallback: refused clearly where unusable.
-        scx_core::compat::require_kfuncs(&scx_core::compat::vmlinux_btf()?, &["scx_bpf_kick_cpu"])?;
+        scx_core::compat::require_kfuncs(&["scx_bpf_kick_cpu"])?;
 
         // The policy's knobs, fixed once loaded.
-        let rodata = open.maps.rodata_data.as_deref_mut().context("the BPF object has no .rodata")?;
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .context("the BPF object has no .rodata")?;
         rodata.central_cpu = central_cpu as i32;
         rodata.nr_cpu_ids = topo.nr_cpu_ids as u32;
         rodata.slice_ns = opts.slice_us * 1000;
@@ -188,7 +208,9 @@ impl<'obj> Scheduler<'obj> {
         match pin::avoid_cpu(central_cpu) {
             Ok(true) => log::debug!("the loader runs off the central CPU {central_cpu}"),
             Ok(false) => log::debug!("the loader's affinity is left as it is"),
-            Err(e) => log::warn!("failed to move the loader off the central CPU {central_cpu}: {e}"),
+            Err(e) => {
+                log::warn!("failed to move the loader off the central CPU {central_cpu}: {e}")
+            }
         }
         Ok(Attached::new(Scheduler { skel }, link))
     }
@@ -202,7 +224,12 @@ impl scx_core::Scheduler for Scheduler<'_> {
     }
 
     fn stats(&mut self) -> Result<Stats> {
-        let bss = self.skel.maps.bss_data.as_deref().context("the BPF object has no .bss")?;
+        let bss = self
+            .skel
+            .maps
+            .bss_data
+            .as_deref()
+            .context("the BPF object has no .bss")?;
         Ok(Stats {
             total: bss.nr_total,
             local: bss.nr_locals,
@@ -238,12 +265,20 @@ mod tests {
     fn options_parse_and_are_checked() {
         let o = Opts::try_parse_from(["scx_central"]).unwrap();
         assert_eq!((o.slice_us, o.central_cpu), (20_000, 0));
-        let o = Opts::try_parse_from(["scx_central", "-s", "5000", "-c", "2", "--stats-json"]).unwrap();
+        let o =
+            Opts::try_parse_from(["scx_central", "-s", "5000", "-c", "2", "--stats-json"]).unwrap();
         assert_eq!((o.slice_us, o.central_cpu), (5000, 2));
         assert!(o.common.stats_json);
-        let o = Opts::try_parse_from(["scx_central", "--slice-us", "1000", "--central-cpu", "7"]).unwrap();
+        let o = Opts::try_parse_from(["scx_central", "--slice-us", "1000", "--central-cpu", "7"])
+            .unwrap();
         assert_eq!((o.slice_us, o.central_cpu), (1000, 7));
-        for bad in [&["-s", "999"][..], &["-s", "10000001"], &["-c", "-1"], &["-c", "x"], &["--bogus"]] {
+        for bad in [
+            &["-s", "999"][..],
+            &["-s", "10000001"],
+            &["-c", "-1"],
+            &["-c", "x"],
+            &["--bogus"],
+        ] {
             let args = std::iter::once("scx_central").chain(bad.iter().copied());
             assert!(Opts::try_parse_from(args).is_err(), "{bad:?}");
         }
@@ -255,7 +290,10 @@ mod tests {
         assert_eq!(check_central_cpu(0, &[0, 1, 2, 3]), Ok(0));
         let e = check_central_cpu(99, &[0, 1, 2, 3]).unwrap_err();
         assert_eq!(e.status, status::USAGE);
-        assert!(e.message.contains("CPU 99") && e.message.ends_with("one of 0-3"), "{e}");
+        assert!(
+            e.message.contains("CPU 99") && e.message.ends_with("one of 0-3"),
+            "{e}"
+        );
         assert_eq!(e.message.lines().count(), 1);
         // An offline CPU in the middle is refused and left out of the range.
         let e = check_central_cpu(2, &[0, 1, 3]).unwrap_err();
@@ -264,9 +302,22 @@ mod tests {
 
     #[test]
     fn stats_line_names_every_counter() {
-        let s = Stats { total: 1, dispatch: 2, timer: 3, ..Default::default() };
+        let s = Stats {
+            total: 1,
+            dispatch: 2,
+            timer: 3,
+            ..Default::default()
+        };
         let line = s.to_string();
-        for key in ["total=1", "local=0", "queued=0", "lost=0", "timer=3", "dispatch=2", "mismatch=0"] {
+        for key in [
+            "total=1",
+            "local=0",
+            "queued=0",
+            "lost=0",
+            "timer=3",
+            "dispatch=2",
+            "mismatch=0",
+        ] {
             assert!(line.contains(key), "{line}");
         }
         for key in ["retry=0", "overflow=0", "mig_disabled=0", "preempt=0"] {

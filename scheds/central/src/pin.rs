@@ -17,7 +17,10 @@ impl Drop for PinnedThread {
         // SAFETY: `saved` is a valid cpu_set_t of the size passed; pid 0 is this thread.
         let rc = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &self.saved) };
         if rc != 0 {
-            log::warn!("failed to restore the loader's CPU affinity: {}", io::Error::last_os_error());
+            log::warn!(
+                "failed to restore the loader's CPU affinity: {}",
+                io::Error::last_os_error()
+            );
         }
     }
 }
@@ -28,7 +31,10 @@ impl Drop for PinnedThread {
 pub fn pin_current_thread(cpu: usize) -> io::Result<PinnedThread> {
     let setsize = libc::CPU_SETSIZE as usize;
     if cpu >= setsize {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("CPU {cpu} is beyond CPU_SETSIZE {setsize}")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("CPU {cpu} is beyond CPU_SETSIZE {setsize}"),
+        ));
     }
     // SAFETY: cpu_set_t is plain data, all zeroes is an empty set; the calls get its
     // exact size and pid 0, the calling thread.
@@ -46,7 +52,9 @@ pub fn pin_current_thread(cpu: usize) -> io::Result<PinnedThread> {
         let now = libc::sched_getcpu();
         let pinned = PinnedThread { saved };
         if now != cpu as i32 {
-            return Err(io::Error::other(format!("still on CPU {now} after pinning to CPU {cpu}")));
+            return Err(io::Error::other(format!(
+                "still on CPU {now} after pinning to CPU {cpu}"
+            )));
         }
         Ok(pinned)
     }
@@ -85,17 +93,25 @@ mod tests {
         // SAFETY: as above.
         let before = unsafe {
             let mut s: libc::cpu_set_t = mem::zeroed();
-            assert_eq!(libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut s), 0);
+            assert_eq!(
+                libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut s),
+                0
+            );
             s
         };
-        let first = (0..libc::CPU_SETSIZE as usize).find(|&c| unsafe { libc::CPU_ISSET(c, &before) }).unwrap();
+        let first = (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| unsafe { libc::CPU_ISSET(c, &before) })
+            .unwrap();
         {
             let _pin = pin_current_thread(first).unwrap();
             assert_eq!(unsafe { libc::sched_getcpu() }, first as i32);
         }
         let after = unsafe {
             let mut s: libc::cpu_set_t = mem::zeroed();
-            assert_eq!(libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut s), 0);
+            assert_eq!(
+                libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut s),
+                0
+            );
             s
         };
         assert!(unsafe { libc::CPU_EQUAL(&before, &after) });
@@ -106,8 +122,13 @@ mod tests {
         // SAFETY: as above.
         let allowed = || unsafe {
             let mut s: libc::cpu_set_t = mem::zeroed();
-            assert_eq!(libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut s), 0);
-            (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &s)).collect::<Vec<_>>()
+            assert_eq!(
+                libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut s),
+                0
+            );
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &s))
+                .collect::<Vec<_>>()
         };
         // A thread of its own, so the test harness's thread keeps its affinity.
         std::thread::spawn(move || {
@@ -131,6 +152,9 @@ mod tests {
 
     #[test]
     fn out_of_range_cpu_is_an_error() {
-        assert_eq!(pin_current_thread(1 << 20).err().map(|e| e.kind()), Some(io::ErrorKind::InvalidInput));
+        assert_eq!(
+            pin_current_thread(1 << 20).err().map(|e| e.kind()),
+            Some(io::ErrorKind::InvalidInput)
+        );
     }
 }

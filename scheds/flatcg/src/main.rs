@@ -160,8 +160,7 @@ impl<'obj> Scheduler<'obj> {
 
         // Kernels before 7.1 only pass cgroup weights to a scheduler that says it
         // handles them; 7.1 removed the flag and rejects it, so set it only where known.
-        let vmlinux = compat::vmlinux_btf()?;
-        let weight_flag = compat::ops_flag(&vmlinux, "SCX_OPS_HAS_CGROUP_WEIGHT");
+        let weight_flag = compat::ops_flag("SCX_OPS_HAS_CGROUP_WEIGHT");
         scx_core::add_ops_flags(open.open_object_mut(), weight_flag)?;
 
         // The policy's knobs, fixed once loaded.

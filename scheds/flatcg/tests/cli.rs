@@ -10,7 +10,13 @@ fn help_and_version_exit_zero() {
     cli_test::assert_help_and_version(
         BIN,
         "scx_flatcg",
-        &["--slice-us", "--interval", "--fifo", "--timeout-ms", "--stats-interval"],
+        &[
+            "--slice-us",
+            "--interval",
+            "--fifo",
+            "--timeout-ms",
+            "--stats-interval",
+        ],
     );
 }
 

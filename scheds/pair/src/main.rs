@@ -22,7 +22,13 @@ use serde::Serialize;
 
 use pairing::Pairs;
 
-#[allow(clippy::all, unused_imports, unused_qualifications, non_camel_case_types, non_snake_case)]
+#[allow(
+    clippy::all,
+    unused_imports,
+    unused_qualifications,
+    non_camel_case_types,
+    non_snake_case
+)]
 mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
@@ -110,18 +116,25 @@ impl fmt::Display for Stats {
 }
 
 fn refuse(message: String) -> anyhow::Error {
-    Refusal { status: status::USAGE, message }.into()
+    Refusal {
+        status: status::USAGE,
+        message,
+    }
+    .into()
 }
 
 /// The pairs for this machine, or a one-sentence refusal.
 fn make_pairs(opts: &Opts, topo: &Topology) -> Result<Pairs> {
     let nr = topo.nr_cpu_ids;
     if nr > MAX_CPUS {
-        return Err(refuse(format!("scx_pair supports at most {MAX_CPUS} CPUs, and this machine has {nr}")));
+        return Err(refuse(format!(
+            "scx_pair supports at most {MAX_CPUS} CPUs, and this machine has {nr}"
+        )));
     }
     let pairs = if opts.smt {
-        let siblings: Vec<Option<Vec<usize>>> =
-            (0..nr).map(|c| topo.cpus.get(&c).map(|cpu| cpu.siblings.iter().collect())).collect();
+        let siblings: Vec<Option<Vec<usize>>> = (0..nr)
+            .map(|c| topo.cpus.get(&c).map(|cpu| cpu.siblings.iter().collect()))
+            .collect();
         pairing::smt_pairs(&siblings)
     } else {
         pairing::stride_pairs(nr, opts.stride.unwrap_or(nr / 2))
@@ -134,7 +147,9 @@ fn make_pairs(opts: &Opts, topo: &Topology) -> Result<Pairs> {
 fn count_cpu_cgroups(dir: &Path) -> u64 {
     let enabled = fs::read_to_string(dir.join("cgroup.subtree_control"))
         .is_ok_and(|s| s.split_whitespace().any(|c| c == "cpu"));
-    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
     let mut n = 0;
     for e in entries.flatten() {
         if e.file_type().is_ok_and(|t| t.is_dir()) {
@@ -177,7 +192,10 @@ struct Scheduler<'obj> {
 }
 
 impl<'obj> Scheduler<'obj> {
-    fn init(opts: &Opts, storage: &'obj mut MaybeUninit<OpenObject>) -> Result<Attached<'obj, Stats>> {
+    fn init(
+        opts: &Opts,
+        storage: &'obj mut MaybeUninit<OpenObject>,
+    ) -> Result<Attached<'obj, Stats>> {
         // Pair the CPUs first: a bad stride is refused before anything is loaded.
         let topo = Topology::new().context("failed to read the CPU topology")?;
         let pairs = make_pairs(opts, &topo)?;
@@ -186,14 +204,17 @@ impl<'obj> Scheduler<'obj> {
         let mut open = scx_core::open(bpf::MainSkelBuilder::default(), storage, &opts.common)?;
 
         // Kfuncs main.bpf.c calls without a fallback: refused clearly where unusable.
-        let btf = compat::vmlinux_btf()?;
-        compat::require_kfuncs(&btf, &["scx_bpf_kick_cpu"])?;
+        compat::require_kfuncs(&["scx_bpf_kick_cpu"])?;
 
         log::info!("pairs: {pairs}");
         check_cgroups(opts.max_cgroups)?;
 
         // The pair table and the cgroup limit, fixed once loaded.
-        let rodata = open.maps.rodata_data.as_deref_mut().context("the BPF object has no .rodata")?;
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .context("the BPF object has no .rodata")?;
         rodata.nr_cpus = topo.nr_cpu_ids as u32;
         rodata.max_cgroups = opts.max_cgroups;
         for (cpu, (partner, id, side)) in pairs.table(topo.nr_cpu_ids).into_iter().enumerate() {
@@ -205,8 +226,7 @@ impl<'obj> Scheduler<'obj> {
         // A higher class taking a CPU: from 7.1 SCX_ENQ_IMMED and the sched_switch
         // tracepoint replace ops.cpu_acquire/release (deprecated in 7.2), which are
         // cleared so that the kernel never sees them; before 7.1 the tracepoint stays out.
-        let use_switch_tp = compat::enum_value(&btf, "scx_enq_flags", "SCX_ENQ_IMMED").is_some();
-        drop(btf);
+        let use_switch_tp = compat::enum_value("scx_enq_flags", "SCX_ENQ_IMMED").is_some();
         if use_switch_tp {
             let ops = open.struct_ops.pair_ops_mut();
             ops.cpu_acquire = std::ptr::null_mut();
@@ -221,12 +241,22 @@ impl<'obj> Scheduler<'obj> {
         let mut skel = scx_core::load(open)?;
         let link = scx_core::attach(&mut skel)?;
         let switch_tp = if use_switch_tp {
-            Some(skel.progs.pair_sched_switch.attach().context("failed to attach the sched_switch tracepoint")?)
+            Some(
+                skel.progs
+                    .pair_sched_switch
+                    .attach()
+                    .context("failed to attach the sched_switch tracepoint")?,
+            )
         } else {
             None
         };
         log::info!("tracking at most {} cgroups", opts.max_cgroups);
-        let sched = Scheduler { skel, max_cgroups: opts.max_cgroups, refused_seen: 0, _switch_tp: switch_tp };
+        let sched = Scheduler {
+            skel,
+            max_cgroups: opts.max_cgroups,
+            refused_seen: 0,
+            _switch_tp: switch_tp,
+        };
         Ok(Attached::new(sched, link))
     }
 }
@@ -240,7 +270,12 @@ impl scx_core::Scheduler for Scheduler<'_> {
 
     fn stats(&mut self) -> Result<Stats> {
         let c = scx_core::percpu_sum(&self.skel.maps.stats, 12)?;
-        let bss = self.skel.maps.bss_data.as_deref().context("the BPF object has no .bss")?;
+        let bss = self
+            .skel
+            .maps
+            .bss_data
+            .as_deref()
+            .context("the BPF object has no .bss")?;
         if bss.nr_refused > self.refused_seen {
             log::warn!(
                 "{} cgroup creation(s) refused with EBUSY: scx_pair tracks at most {} cgroups",
@@ -298,10 +333,25 @@ mod tests {
 
     #[test]
     fn stats_line_names_every_counter() {
-        let s = Stats { total: 5, cgroups: 3, max_cgroups: 4096, ..Default::default() };
+        let s = Stats {
+            total: 5,
+            cgroups: 3,
+            max_cgroups: 4096,
+            ..Default::default()
+        };
         let line = s.to_string();
-        for key in ["total=5", "dispatched=0", "missing=0", "kicks=0", "preemptions=0", "expirations=0",
-                    "cgroup_switches=0", "collisions=0", "cgroups=3/4096", "refused=0"] {
+        for key in [
+            "total=5",
+            "dispatched=0",
+            "missing=0",
+            "kicks=0",
+            "preemptions=0",
+            "expirations=0",
+            "cgroup_switches=0",
+            "collisions=0",
+            "cgroups=3/4096",
+            "refused=0",
+        ] {
             assert!(line.contains(key), "{key} missing from {line}");
         }
     }

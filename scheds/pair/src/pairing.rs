@@ -10,7 +10,14 @@ impl Pairs {
     /// Builds the pairs from a partner table (`partner[cpu]`), which must be an
     /// involution without fixed points; the callers check that.
     fn from_partners(partner: &[usize]) -> Self {
-        Pairs(partner.iter().enumerate().filter(|&(i, &j)| i < j).map(|(i, &j)| (i, j)).collect())
+        Pairs(
+            partner
+                .iter()
+                .enumerate()
+                .filter(|&(i, &j)| i < j)
+                .map(|(i, &j)| (i, j))
+                .collect(),
+        )
     }
 
     /// For each CPU: its partner, the index of its pair and its side (0 lower, 1 higher).
@@ -84,7 +91,9 @@ pub fn smt_pairs(siblings: &[Option<Vec<usize>>]) -> Result<Pairs, String> {
     }
     for (cpu, &p) in partner.iter().enumerate() {
         if partner[p] != cpu {
-            return Err(format!("the SMT topology is inconsistent: CPU {cpu} lists {p} as its sibling but not back"));
+            return Err(format!(
+                "the SMT topology is inconsistent: CPU {cpu} lists {p} as its sibling but not back"
+            ));
         }
     }
     Ok(Pairs::from_partners(&partner))
@@ -97,7 +106,10 @@ mod tests {
     #[test]
     fn default_stride_pairs_halves() {
         assert_eq!(stride_pairs(4, 2).unwrap(), Pairs(vec![(0, 2), (1, 3)]));
-        assert_eq!(stride_pairs(8, 4).unwrap().to_string(), "[0,4] [1,5] [2,6] [3,7]");
+        assert_eq!(
+            stride_pairs(8, 4).unwrap().to_string(),
+            "[0,4] [1,5] [2,6] [3,7]"
+        );
         // A stride of n/2 plus a multiple of n is the same pairing.
         assert_eq!(stride_pairs(4, 6).unwrap(), stride_pairs(4, 2).unwrap());
     }
@@ -142,7 +154,12 @@ mod tests {
     #[test]
     fn smt_siblings_pair_up() {
         // Two cores with threads (0,2) and (1,3), as many x86 machines number them.
-        let sib = vec![Some(vec![0, 2]), Some(vec![1, 3]), Some(vec![0, 2]), Some(vec![1, 3])];
+        let sib = vec![
+            Some(vec![0, 2]),
+            Some(vec![1, 3]),
+            Some(vec![0, 2]),
+            Some(vec![1, 3]),
+        ];
         assert_eq!(smt_pairs(&sib).unwrap(), Pairs(vec![(0, 2), (1, 3)]));
         let adjacent = vec![Some(vec![0, 1]), Some(vec![0, 1])];
         assert_eq!(smt_pairs(&adjacent).unwrap(), Pairs(vec![(0, 1)]));

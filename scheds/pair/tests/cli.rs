@@ -9,8 +9,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_scx_pair");
 
 /// nr_cpu_ids of this host, as scx_pair computes it.
 fn host_cpus() -> usize {
-    let possible = std::fs::read_to_string("/sys/devices/system/cpu/possible").expect("no cpu/possible");
-    possible.trim().rsplit(['-', ',']).next().and_then(|n| n.parse::<usize>().ok()).expect("bad cpu/possible") + 1
+    let possible =
+        std::fs::read_to_string("/sys/devices/system/cpu/possible").expect("no cpu/possible");
+    possible
+        .trim()
+        .rsplit(['-', ','])
+        .next()
+        .and_then(|n| n.parse::<usize>().ok())
+        .expect("bad cpu/possible")
+        + 1
 }
 
 /// Status 2 and one sentence containing `want`, without a backtrace.
@@ -20,7 +27,10 @@ fn assert_refused(args: &[&str], want: &str) {
     assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
     assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
     assert!(err.contains(want), "{args:?}: want '{want}' in: {err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{args:?}: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{args:?}: {err}"
+    );
 }
 
 #[test]
@@ -32,7 +42,13 @@ fn help_and_version_exit_zero() {
 fn bad_options_are_usage_errors() {
     cli_test::assert_usage_errors(
         BIN,
-        &[&["--bogus"], &["-S", "x"], &["-S", "-2"], &["--smt", "-S", "2"], &["--max-cgroups", "5000"]],
+        &[
+            &["--bogus"],
+            &["-S", "x"],
+            &["-S", "-2"],
+            &["--smt", "-S", "2"],
+            &["--max-cgroups", "5000"],
+        ],
     );
 }
 
@@ -40,7 +56,14 @@ fn bad_options_are_usage_errors() {
 fn self_pairing_is_refused_before_loading() {
     let n = host_cpus();
     assert_refused(&["-S", "0"], "itself");
-    assert_refused(&["-S", &n.to_string()], if n.is_multiple_of(2) { "itself" } else { "even number" });
+    assert_refused(
+        &["-S", &n.to_string()],
+        if n.is_multiple_of(2) {
+            "itself"
+        } else {
+            "even number"
+        },
+    );
 }
 
 #[test]

@@ -14,7 +14,13 @@ use libbpf_rs::{Link, Object, OpenObject};
 use scx_core::{compat, Attached, CommonOpts};
 use serde::Serialize;
 
-#[allow(clippy::all, unused_imports, unused_qualifications, non_camel_case_types, non_snake_case)]
+#[allow(
+    clippy::all,
+    unused_imports,
+    unused_qualifications,
+    non_camel_case_types,
+    non_snake_case
+)]
 mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
@@ -76,7 +82,9 @@ struct Opts {
 fn parse_pid(s: &str) -> Result<i32, String> {
     match s.parse::<i32>() {
         Ok(pid) if pid == -1 || pid > 0 => Ok(pid),
-        _ => Err(format!("'{s}' is not a process id (a positive number, or -1 for this process)")),
+        _ => Err(format!(
+            "'{s}' is not a process id (a positive number, or -1 for this process)"
+        )),
     }
 }
 
@@ -174,7 +182,10 @@ fn cpuperf<M: libbpf_rs::MapCore>(map: &M) -> Result<Option<Cpuperf>> {
         .lookup_percpu(&0u32.to_ne_bytes(), libbpf_rs::MapFlags::ANY)
         .context("failed to read cpu_ctx_stor")?
         .unwrap_or_default();
-    let u32_at = |v: &[u8], off: usize| v.get(off..off + 4).map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    let u32_at = |v: &[u8], off: usize| {
+        v.get(off..off + 4)
+            .map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    };
     // struct cpu_ctx: u64 dsp_idx, u64 dsp_cnt, u32 avg_weight, cpuperf_target, cpuperf_cur, cpuperf_cap.
     let cpus: Vec<(u32, u32, u32)> = slots
         .iter()
@@ -186,7 +197,10 @@ fn cpuperf<M: libbpf_rs::MapCore>(map: &M) -> Result<Option<Cpuperf>> {
     }
     let n = cpus.len() as u64;
     let cap_sum: u64 = cpus.iter().map(|c| u64::from(c.2)).sum();
-    let cur_sum: u64 = cpus.iter().map(|c| u64::from(c.1) * u64::from(c.2) / 1024).sum();
+    let cur_sum: u64 = cpus
+        .iter()
+        .map(|c| u64::from(c.1) * u64::from(c.2) / 1024)
+        .sum();
     Ok(Some(Cpuperf {
         cur_min: cpus.iter().map(|c| c.1).min().unwrap_or(0),
         cur_avg: (cur_sum * 1024 / cap_sum) as u32,
@@ -206,16 +220,23 @@ struct Scheduler<'obj> {
 }
 
 impl<'obj> Scheduler<'obj> {
-    fn init(opts: &Opts, common: &CommonOpts, storage: &'obj mut MaybeUninit<OpenObject>) -> Result<Attached<'obj, Stats>> {
+    fn init(
+        opts: &Opts,
+        common: &CommonOpts,
+        storage: &'obj mut MaybeUninit<OpenObject>,
+    ) -> Result<Attached<'obj, Stats>> {
         // Open the object; scx-core sets the fields every scheduler shares.
         let mut open = scx_core::open(bpf::MainSkelBuilder::default(), storage, common)?;
 
         // Kfuncs main.bpf.c calls without a fallback: refused clearly where unusable.
-        let btf = compat::vmlinux_btf()?;
-        compat::require_kfuncs(&btf, &["scx_bpf_kick_cpu", "bpf_iter_scx_dsq_new"])?;
+        compat::require_kfuncs(&["scx_bpf_kick_cpu", "bpf_iter_scx_dsq_new"])?;
 
         // The policy's knobs and the failure injections, fixed once loaded.
-        let rodata = open.maps.rodata_data.as_deref_mut().context("the BPF object has no .rodata")?;
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .context("the BPF object has no .rodata")?;
         rodata.slice_ns = opts.slice_us * 1000;
         rodata.stall_user_nth = opts.stall_user_nth.unwrap_or(0);
         rodata.stall_kernel_nth = opts.stall_kernel_nth.unwrap_or(0);
@@ -225,35 +246,58 @@ impl<'obj> Scheduler<'obj> {
         rodata.print_shared_dsq = opts.print_shared_dsq;
         rodata.suppress_dump = opts.suppress_dump;
         rodata.disallow_tgid = match opts.disallow {
-            Some(-1) => i32::try_from(std::process::id()).context("this process id does not fit a pid_t")?,
+            Some(-1) => {
+                i32::try_from(std::process::id()).context("this process id does not fit a pid_t")?
+            }
             Some(pid) => pid,
             None => 0,
         };
-        let bss = open.maps.bss_data.as_deref_mut().context("the BPF object has no .bss")?;
+        let bss = open
+            .maps
+            .bss_data
+            .as_deref_mut()
+            .context("the BPF object has no .bss")?;
         bss.test_error_cnt = opts.error_after.unwrap_or(0);
 
         // Re-enqueue on a higher class taking the CPU: 7.2 deprecated ops.cpu_release()
         // in favour of the sched_switch tracepoint (and logs a warning when it is set).
-        let use_tp = compat::struct_has_field(&btf, "sched_ext_ops_cid", "enqueue")
-            && compat::has_kfunc(&btf, "scx_bpf_dsq_reenq");
+        let use_tp = compat::struct_has_field("sched_ext_ops_cid", "enqueue")
+            && compat::has_kfunc("scx_bpf_dsq_reenq");
         if use_tp {
             open.struct_ops.qmap_ops_mut().cpu_release = std::ptr::null_mut();
             open.progs.qmap_cpu_release.set_autoload(false);
             open.progs.qmap_sched_switch.set_autoload(true);
         }
-        let has_cpuperf = compat::has_kfunc(&btf, "scx_bpf_cpuperf_cur");
+        let has_cpuperf = compat::has_kfunc("scx_bpf_cpuperf_cur");
 
         // Load (the verifier runs here) and attach.
         let mut skel = scx_core::load(open)?;
         let link = scx_core::attach(&mut skel)?;
         let reenq_link = if use_tp {
-            Some(skel.progs.qmap_sched_switch.attach().context("failed to attach the sched_switch program")?)
+            Some(
+                skel.progs
+                    .qmap_sched_switch
+                    .attach()
+                    .context("failed to attach the sched_switch program")?,
+            )
         } else {
             None
         };
-        log::debug!("re-enqueue through {}", if use_tp { "the sched_switch tracepoint" } else { "ops.cpu_release()" });
+        log::debug!(
+            "re-enqueue through {}",
+            if use_tp {
+                "the sched_switch tracepoint"
+            } else {
+                "ops.cpu_release()"
+            }
+        );
         Ok(Attached::new(
-            Scheduler { skel, has_cpuperf, print_shared_dsq: opts.print_shared_dsq, _reenq_link: reenq_link },
+            Scheduler {
+                skel,
+                has_cpuperf,
+                print_shared_dsq: opts.print_shared_dsq,
+                _reenq_link: reenq_link,
+            },
             link,
         ))
     }
@@ -267,8 +311,17 @@ impl scx_core::Scheduler for Scheduler<'_> {
     }
 
     fn stats(&mut self) -> Result<Stats> {
-        let b = self.skel.maps.bss_data.as_deref().context("the BPF object has no .bss")?;
-        let cpuperf = if self.has_cpuperf { cpuperf(&self.skel.maps.cpu_ctx_stor)? } else { None };
+        let b = self
+            .skel
+            .maps
+            .bss_data
+            .as_deref()
+            .context("the BPF object has no .bss")?;
+        let cpuperf = if self.has_cpuperf {
+            cpuperf(&self.skel.maps.cpu_ctx_stor)?
+        } else {
+            None
+        };
         let shared_dsq = self.print_shared_dsq.then(|| {
             let len = (b.shared_dsq_snap_len as usize).min(b.shared_dsq_snap.len());
             (b.shared_dsq_nr, b.shared_dsq_snap[..len].to_vec())
@@ -315,8 +368,8 @@ mod tests {
     #[test]
     fn kernel_example_flags_parse() {
         let o = Opts::try_parse_from([
-            "scx_qmap", "-s", "5000", "-e", "100", "-t", "20", "-T", "3", "-l", "1000", "-b", "4", "-P", "-H", "-d",
-            "-1", "-D", "65536", "-S", "-p",
+            "scx_qmap", "-s", "5000", "-e", "100", "-t", "20", "-T", "3", "-l", "1000", "-b", "4",
+            "-P", "-H", "-d", "-1", "-D", "65536", "-S", "-p",
         ])
         .unwrap();
         assert_eq!(o.slice_us, 5000);
@@ -365,7 +418,10 @@ mod tests {
             shared_dsq: Some((2, vec![5, 6])),
         };
         let text = s.to_string();
-        assert!(text.starts_with("stats  : enq=10 dsp=7 delta=3 reenq=1"), "{text}");
+        assert!(
+            text.starts_with("stats  : enq=10 dsp=7 delta=3 reenq=1"),
+            "{text}"
+        );
         assert!(text.contains("queued=0/0/3/0/0 hotplug=+1/-1"), "{text}");
         assert!(text.ends_with("shared : nr=2 head=[5 6]"), "{text}");
     }

@@ -12,7 +12,13 @@ use libbpf_rs::{Object, OpenObject};
 use scx_core::{Attached, CommonOpts};
 use serde::Serialize;
 
-#[allow(clippy::all, unused_imports, unused_qualifications, non_camel_case_types, non_snake_case)]
+#[allow(
+    clippy::all,
+    unused_imports,
+    unused_qualifications,
+    non_camel_case_types,
+    non_snake_case
+)]
 mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
@@ -46,7 +52,11 @@ struct Stats {
 
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "local={} global={} mode={}", self.local, self.global, self.mode)
+        write!(
+            f,
+            "local={} global={} mode={}",
+            self.local, self.global, self.mode
+        )
     }
 }
 
@@ -56,19 +66,32 @@ struct Scheduler<'obj> {
 }
 
 impl<'obj> Scheduler<'obj> {
-    fn init(opts: &Opts, storage: &'obj mut MaybeUninit<OpenObject>) -> Result<Attached<'obj, Stats>> {
+    fn init(
+        opts: &Opts,
+        storage: &'obj mut MaybeUninit<OpenObject>,
+    ) -> Result<Attached<'obj, Stats>> {
         // Open the object; scx-core sets the fields every scheduler shares.
         let mut open = scx_core::open(bpf::MainSkelBuilder::default(), storage, &opts.common)?;
 
         // The policy's knobs, fixed once loaded.
-        let rodata = open.maps.rodata_data.as_deref_mut().context("the BPF object has no .rodata")?;
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .context("the BPF object has no .rodata")?;
         rodata.fifo_sched = opts.fifo;
         rodata.slice_ns = opts.slice_us * 1000;
 
         // Load (the verifier runs here) and attach.
         let mut skel = scx_core::load(open)?;
         let link = scx_core::attach(&mut skel)?;
-        Ok(Attached::new(Scheduler { skel, fifo: opts.fifo }, link))
+        Ok(Attached::new(
+            Scheduler {
+                skel,
+                fifo: opts.fifo,
+            },
+            link,
+        ))
     }
 }
 
@@ -81,7 +104,11 @@ impl scx_core::Scheduler for Scheduler<'_> {
 
     fn stats(&mut self) -> Result<Stats> {
         let counts = scx_core::percpu_sum(&self.skel.maps.stats, 2)?;
-        Ok(Stats { local: counts[0], global: counts[1], mode: if self.fifo { "fifo" } else { "vtime" } })
+        Ok(Stats {
+            local: counts[0],
+            global: counts[1],
+            mode: if self.fifo { "fifo" } else { "vtime" },
+        })
     }
 }
 
@@ -102,7 +129,8 @@ mod tests {
 
     #[test]
     fn options_parse_and_are_checked() {
-        let o = Opts::try_parse_from(["scx_simple", "-f", "-s", "5000", "--timeout-ms", "5000"]).unwrap();
+        let o = Opts::try_parse_from(["scx_simple", "-f", "-s", "5000", "--timeout-ms", "5000"])
+            .unwrap();
         assert!(o.fifo);
         assert_eq!(o.slice_us, 5000);
         assert_eq!(o.common.timeout_ms, Some(5000));
@@ -112,7 +140,11 @@ mod tests {
 
     #[test]
     fn stats_line_matches_the_kernel_example() {
-        let s = Stats { local: 3, global: 4, mode: "vtime" };
+        let s = Stats {
+            local: 3,
+            global: 4,
+            mode: "vtime",
+        };
         assert_eq!(s.to_string(), "local=3 global=4 mode=vtime");
     }
 }

@@ -113,9 +113,24 @@ mod tests {
     #[test]
     fn dispatched_layout_matches_intf_h() {
         let mut b = [0xffu8; DispatchedTask::SIZE];
-        DispatchedTask { pid: -2, start_time: 3, vruntime: 4, charged: 5, slice_ns: 6 }.encode_into(&mut b);
+        DispatchedTask {
+            pid: -2,
+            start_time: 3,
+            vruntime: 4,
+            charged: 5,
+            slice_ns: 6,
+        }
+        .encode_into(&mut b);
         assert_eq!(u32_at(&b, 0) as i32, -2);
         assert_eq!(u32_at(&b, 4), 0);
-        assert_eq!((u64_at(&b, 8), u64_at(&b, 16), u64_at(&b, 24), u64_at(&b, 32)), (3, 4, 5, 6));
+        assert_eq!(
+            (
+                u64_at(&b, 8),
+                u64_at(&b, 16),
+                u64_at(&b, 24),
+                u64_at(&b, 32)
+            ),
+            (3, 4, 5, 6)
+        );
     }
 }

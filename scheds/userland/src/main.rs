@@ -27,7 +27,13 @@ use serde::Serialize;
 use crate::sys::SharedMap;
 use crate::usersched::{BssLayout, Channels, UserSched};
 
-#[allow(clippy::all, unused_imports, unused_qualifications, non_camel_case_types, non_snake_case)]
+#[allow(
+    clippy::all,
+    unused_imports,
+    unused_qualifications,
+    non_camel_case_types,
+    non_snake_case
+)]
 mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
@@ -116,13 +122,16 @@ struct Scheduler<'obj> {
 }
 
 impl<'obj> Scheduler<'obj> {
-    fn init(opts: &Opts, storage: &'obj mut MaybeUninit<OpenObject>) -> Result<Attached<'obj, Stats>> {
+    fn init(
+        opts: &Opts,
+        storage: &'obj mut MaybeUninit<OpenObject>,
+    ) -> Result<Attached<'obj, Stats>> {
         // Open the object; scx-core sets the fields every scheduler shares. The
         // policy has no knobs on the BPF side.
         let open = scx_core::open(bpf::MainSkelBuilder::default(), storage, &opts.common)?;
 
         // Kfuncs main.bpf.c calls without a fallback: refused clearly where unusable.
-        scx_core::compat::require_kfuncs(&scx_core::compat::vmlinux_btf()?, &["scx_bpf_kick_cpu"])?;
+        scx_core::compat::require_kfuncs(&["scx_bpf_kick_cpu"])?;
 
         // Load (the verifier runs here).
         let skel = scx_core::load(open)?;
@@ -134,8 +143,10 @@ impl<'obj> Scheduler<'obj> {
         // before anything is attached, and shares nothing with the skeleton.
         let bss = Arc::new(SharedMap::new(skel.maps.bss.as_fd(), size_of::<Bss>())?);
         let channels = Channels {
-            enqueued: MapHandle::try_from(&skel.maps.enqueued).context("failed to share the enqueued map")?,
-            dispatched: MapHandle::try_from(&skel.maps.dispatched).context("failed to share the dispatched map")?,
+            enqueued: MapHandle::try_from(&skel.maps.enqueued)
+                .context("failed to share the enqueued map")?,
+            dispatched: MapHandle::try_from(&skel.maps.dispatched)
+                .context("failed to share the dispatched map")?,
             bss: bss.clone(),
             layout: BssLayout {
                 nr_sent: offset_of!(Bss, nr_sent),
@@ -149,7 +160,13 @@ impl<'obj> Scheduler<'obj> {
             partial: opts.common.partial,
         };
         let usersched = UserSched::start(channels)?;
-        let mut sched = Scheduler { usersched, skel, bss, batch: opts.batch, last: (Instant::now(), 0) };
+        let mut sched = Scheduler {
+            usersched,
+            skel,
+            bss,
+            batch: opts.batch,
+            last: (Instant::now(), 0),
+        };
 
         // Attach: from here on user space schedules.
         let link = scx_core::attach(&mut sched.skel)?;
@@ -181,7 +198,11 @@ impl scx_core::Scheduler for Scheduler<'_> {
         let disp = c.vruntime_dispatches.load(Ordering::Relaxed);
         let now = Instant::now();
         let secs = now.duration_since(self.last.0).as_secs_f64();
-        let rate = if secs > 0.0 { (disp.saturating_sub(self.last.1) as f64 / secs).round() as u64 } else { 0 };
+        let rate = if secs > 0.0 {
+            (disp.saturating_sub(self.last.1) as f64 / secs).round() as u64
+        } else {
+            0
+        };
         self.last = (now, disp);
         Ok(Stats {
             nr_kernel_enqueues: self.bpf_counter(offset_of!(Bss, nr_kernel_enqueues))?,
@@ -224,9 +245,17 @@ mod tests {
         let o = Opts::try_parse_from(["scx_userland", "-b", "32", "-p"]).unwrap();
         assert_eq!(o.batch, 32);
         assert!(o.common.partial);
-        assert_eq!(Opts::try_parse_from(["scx_userland", "--batch", "1024"]).unwrap().batch, 1024);
+        assert_eq!(
+            Opts::try_parse_from(["scx_userland", "--batch", "1024"])
+                .unwrap()
+                .batch,
+            1024
+        );
         for bad in ["0", "1025", "-1", "x"] {
-            assert!(Opts::try_parse_from(["scx_userland", "-b", bad]).is_err(), "{bad}");
+            assert!(
+                Opts::try_parse_from(["scx_userland", "-b", bad]).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -245,11 +274,26 @@ mod tests {
 
     #[test]
     fn stats_line_names_every_counter_and_the_options() {
-        let s = Stats { nr_user_enqueues: 5, decisions_per_sec: 1200, batch: 4, ..Default::default() };
+        let s = Stats {
+            nr_user_enqueues: 5,
+            decisions_per_sec: 1200,
+            batch: 4,
+            ..Default::default()
+        };
         let line = s.to_string();
-        assert!(line.contains("user=5") && line.contains("1200 decisions/s") && line.ends_with("batch=4"), "{line}");
+        assert!(
+            line.contains("user=5")
+                && line.contains("1200 decisions/s")
+                && line.ends_with("batch=4"),
+            "{line}"
+        );
         let json = serde_json::to_string(&s).unwrap();
-        for key in ["nr_kernel_enqueues", "nr_vruntime_dispatches", "nr_vruntime_failed", "decisions_per_sec"] {
+        for key in [
+            "nr_kernel_enqueues",
+            "nr_vruntime_dispatches",
+            "nr_vruntime_failed",
+            "decisions_per_sec",
+        ] {
             assert!(json.contains(key), "{key} missing from {json}");
         }
     }

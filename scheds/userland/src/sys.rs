@@ -19,7 +19,8 @@ pub const SCHED_EXT: libc::c_int = 7;
 pub fn lock_all_memory() -> Result<()> {
     // SAFETY: no pointers involved.
     if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
-        return Err(io::Error::last_os_error()).context("failed to lock the process's memory (mlockall)");
+        return Err(io::Error::last_os_error())
+            .context("failed to lock the process's memory (mlockall)");
     }
     Ok(())
 }
@@ -29,7 +30,8 @@ pub fn set_current_thread_sched_ext() -> Result<()> {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: pid 0 is the calling thread; param is a valid sched_param.
     if unsafe { libc::sched_setscheduler(0, SCHED_EXT, &param) } != 0 {
-        return Err(io::Error::last_os_error()).context("failed to set the scheduler thread's policy to SCHED_EXT");
+        return Err(io::Error::last_os_error())
+            .context("failed to set the scheduler thread's policy to SCHED_EXT");
     }
     Ok(())
 }
@@ -39,7 +41,8 @@ pub fn nice_current_thread(nice: i32) -> Result<()> {
     // SAFETY: gettid has no arguments; setpriority with a tid affects that thread.
     let tid = unsafe { libc::gettid() };
     if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) } != 0 {
-        return Err(io::Error::last_os_error()).with_context(|| format!("failed to set nice {nice}"));
+        return Err(io::Error::last_os_error())
+            .with_context(|| format!("failed to set nice {nice}"));
     }
     Ok(())
 }
@@ -53,7 +56,8 @@ pub fn run_syscall_prog(prog: BorrowedFd<'_>) -> Result<u32> {
     // SAFETY: prog is an open program fd and opts outlives the call.
     let err = unsafe { libbpf_rs::libbpf_sys::bpf_prog_test_run_opts(prog.as_raw_fd(), &mut opts) };
     if err != 0 {
-        return Err(io::Error::from_raw_os_error(-err)).context("failed to run a BPF syscall program");
+        return Err(io::Error::from_raw_os_error(-err))
+            .context("failed to run a BPF syscall program");
     }
     Ok(opts.retval)
 }
@@ -100,20 +104,28 @@ impl Epoll {
 
     /// Watches `fd` for `events` (`EPOLLIN`, `EPOLLOUT | EPOLLET`, ...).
     pub fn add(&self, fd: RawFd, events: u32, what: &str) -> Result<()> {
-        let mut ev = libc::epoll_event { events, u64: fd as u64 };
+        let mut ev = libc::epoll_event {
+            events,
+            u64: fd as u64,
+        };
         // SAFETY: ev is valid for the call; the kernel copies it.
         if unsafe { libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } != 0 {
-            return Err(io::Error::last_os_error()).with_context(|| format!("failed to watch {what} with epoll"));
+            return Err(io::Error::last_os_error())
+                .with_context(|| format!("failed to watch {what} with epoll"));
         }
         Ok(())
     }
 
     /// Changes the events `fd` is watched for.
     pub fn modify(&self, fd: RawFd, events: u32, what: &str) -> Result<()> {
-        let mut ev = libc::epoll_event { events, u64: fd as u64 };
+        let mut ev = libc::epoll_event {
+            events,
+            u64: fd as u64,
+        };
         // SAFETY: as in add.
         if unsafe { libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut ev) } != 0 {
-            return Err(io::Error::last_os_error()).with_context(|| format!("failed to re-arm epoll for {what}"));
+            return Err(io::Error::last_os_error())
+                .with_context(|| format!("failed to re-arm epoll for {what}"));
         }
         Ok(())
     }
@@ -124,7 +136,8 @@ impl Epoll {
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 4];
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: evs is a valid array of the length given.
-        let n = unsafe { libc::epoll_wait(self.0.as_raw_fd(), evs.as_mut_ptr(), evs.len() as i32, ms) };
+        let n =
+            unsafe { libc::epoll_wait(self.0.as_raw_fd(), evs.as_mut_ptr(), evs.len() as i32, ms) };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
@@ -173,11 +186,20 @@ impl SharedMap {
     /// The `u64` at byte `off`, as an atomic.
     pub fn u64_at(&self, off: usize) -> Result<&std::sync::atomic::AtomicU64> {
         if !off.is_multiple_of(8) || off + 8 > self.len {
-            bail!("offset {off} is not an aligned u64 inside the {}-byte mapping", self.len);
+            bail!(
+                "offset {off} is not an aligned u64 inside the {}-byte mapping",
+                self.len
+            );
         }
         // SAFETY: in bounds and 8-byte aligned (the mapping is page aligned); the
         // memory lives as long as self, and AtomicU64 has u64's layout.
-        Ok(unsafe { &*self.ptr.as_ptr().add(off).cast::<std::sync::atomic::AtomicU64>() })
+        Ok(unsafe {
+            &*self
+                .ptr
+                .as_ptr()
+                .add(off)
+                .cast::<std::sync::atomic::AtomicU64>()
+        })
     }
 }
 

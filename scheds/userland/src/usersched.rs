@@ -87,7 +87,12 @@ impl UserSched {
             .stack_size(STACK_SIZE)
             .spawn(move || thread_main(ch, &t_stop, &t_wake, &t_counters, ready_tx))
             .context("failed to spawn the scheduler thread")?;
-        let mut me = Self { handle: Some(handle), stop, wake, counters };
+        let mut me = Self {
+            handle: Some(handle),
+            stop,
+            wake,
+            counters,
+        };
 
         match ready_rx.recv_timeout(START_TIMEOUT) {
             Ok(Ok(())) => Ok(me),
@@ -134,7 +139,9 @@ fn thread_main(
             return;
         }
     };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(ch, stop, wake, counters, &ready)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(ch, stop, wake, counters, &ready)
+    }));
     let err = match result {
         Ok(Ok(())) => return,
         Ok(Err(e)) => e,
@@ -159,7 +166,8 @@ fn run(
     ready: &mpsc::Sender<Result<()>>,
 ) -> Result<()> {
     // Who we are, in the kernel's own ids (see register_usersched()).
-    sys::run_syscall_prog(ch.register_prog.as_fd()).context("failed to register the scheduler thread")?;
+    sys::run_syscall_prog(ch.register_prog.as_fd())
+        .context("failed to register the scheduler thread")?;
 
     // Under SCHED_EXT this thread is ours to serve first. With -p (only SCHED_EXT
     // tasks are ours) it stays with the default scheduler, which runs above
@@ -184,22 +192,28 @@ fn run(
     {
         let (q, bad, n) = (queue.clone(), bad_record.clone(), nr_tasks.clone());
         builder
-            .add(&ch.enqueued, move |data: &[u8]| match EnqueuedTask::decode(data) {
-                Some(t) if t.flags & ENQUEUED_KICK != 0 => 0,
-                Some(t) => {
-                    q.borrow_mut().enqueue(&t);
-                    n.set(n.get() + 1);
-                    0
-                }
-                None => {
-                    bad.set(Some(data.len()));
-                    -1
-                }
-            })
+            .add(
+                &ch.enqueued,
+                move |data: &[u8]| match EnqueuedTask::decode(data) {
+                    Some(t) if t.flags & ENQUEUED_KICK != 0 => 0,
+                    Some(t) => {
+                        q.borrow_mut().enqueue(&t);
+                        n.set(n.get() + 1);
+                        0
+                    }
+                    None => {
+                        bad.set(Some(data.len()));
+                        -1
+                    }
+                },
+            )
             .context("failed to attach to the enqueued ring buffer")?;
     }
-    let ringbuf = builder.build().context("failed to set up the enqueued ring buffer")?;
-    let urb = UserRingBuffer::new(&ch.dispatched).context("failed to set up the dispatched user ring buffer")?;
+    let ringbuf = builder
+        .build()
+        .context("failed to set up the enqueued ring buffer")?;
+    let urb = UserRingBuffer::new(&ch.dispatched)
+        .context("failed to set up the dispatched user ring buffer")?;
 
     // Woken by: records to read; a stop request; and, only while tasks wait for
     // credit, BPF draining what we sent. That one is edge-triggered ("there is
@@ -207,7 +221,11 @@ fn run(
     // otherwise, so that drains do not wake the thread for nothing.
     let epoll = Epoll::new()?;
     let dispatched_fd = ch.dispatched.as_fd().as_raw_fd();
-    epoll.add(ch.enqueued.as_fd().as_raw_fd(), libc::EPOLLIN as u32, "the enqueued ring buffer")?;
+    epoll.add(
+        ch.enqueued.as_fd().as_raw_fd(),
+        libc::EPOLLIN as u32,
+        "the enqueued ring buffer",
+    )?;
     epoll.add(dispatched_fd, 0, "the dispatched ring buffer")?;
     epoll.add(wake.fd(), libc::EPOLLIN as u32, "the stop eventfd")?;
     let mut drain_armed = false;
@@ -220,15 +238,22 @@ fn run(
         // Running now: the BPF side may ask again from here on.
         kick_pending.store(0, Ordering::Release);
         // The vruntime the CPUs have reached: sleepers are clamped to it.
-        queue.borrow_mut().advance_clock(vtime_now.load(Ordering::Relaxed));
+        queue
+            .borrow_mut()
+            .advance_clock(vtime_now.load(Ordering::Relaxed));
         let received = ringbuf.consume_raw();
         if received < 0 {
             if let Some(len) = bad_record.get() {
-                bail!("a record of {len} bytes in the enqueued ring buffer, expected {}", EnqueuedTask::SIZE);
+                bail!(
+                    "a record of {len} bytes in the enqueued ring buffer, expected {}",
+                    EnqueuedTask::SIZE
+                );
             }
             bail!("failed to read the enqueued ring buffer: error {received}");
         }
-        counters.vruntime_enqueues.fetch_add(nr_tasks.replace(0), Ordering::Relaxed);
+        counters
+            .vruntime_enqueues
+            .fetch_add(nr_tasks.replace(0), Ordering::Relaxed);
 
         // Send while the kernel has consumed enough of what we sent before.
         let in_flight = sent.saturating_sub(nr_drained.load(Ordering::Acquire));
@@ -244,13 +269,16 @@ fn run(
                 break;
             };
             t.encode_into(&mut sample);
-            urb.submit(sample).context("failed to submit to the dispatched ring buffer")?;
+            urb.submit(sample)
+                .context("failed to submit to the dispatched ring buffer")?;
             nr += 1;
         }
         if nr > 0 {
             sent += nr;
             nr_sent.store(sent, Ordering::Release);
-            counters.vruntime_dispatches.fetch_add(nr, Ordering::Relaxed);
+            counters
+                .vruntime_dispatches
+                .fetch_add(nr, Ordering::Relaxed);
         }
         let waiting = q.len();
         counters.queued.store(waiting as u64, Ordering::Relaxed);
@@ -260,7 +288,11 @@ fn run(
         // more pass here, never a lost wakeup.
         let want_drain = waiting > 0;
         if want_drain != drain_armed {
-            let events = if want_drain { (libc::EPOLLOUT | libc::EPOLLET) as u32 } else { 0 };
+            let events = if want_drain {
+                (libc::EPOLLOUT | libc::EPOLLET) as u32
+            } else {
+                0
+            };
             epoll.modify(dispatched_fd, events, "the dispatched ring buffer")?;
             drain_armed = want_drain;
         }

@@ -90,7 +90,12 @@ pub fn slice_for(weight: u32) -> u64 {
 
 impl VruntimeQueue {
     pub fn with_capacity(n: usize) -> Self {
-        Self { heap: BinaryHeap::with_capacity(n), tasks: HashMap::with_capacity(n), min_vruntime: 0, seq: 0 }
+        Self {
+            heap: BinaryHeap::with_capacity(n),
+            tasks: HashMap::with_capacity(n),
+            min_vruntime: 0,
+            seq: 0,
+        }
     }
 
     /// Tasks queued (each counted once).
@@ -164,8 +169,13 @@ impl VruntimeQueue {
     /// Puts back a task [`pop`](Self::pop) returned that could not be sent, as it
     /// was: not charged again.
     pub fn push_back(&mut self, d: &DispatchedTask) {
-        let entry =
-            Entry { start_time: d.start_time, vruntime: d.vruntime, charged: d.charged, slice_ns: d.slice_ns, seq: 0 };
+        let entry = Entry {
+            start_time: d.start_time,
+            vruntime: d.vruntime,
+            charged: d.charged,
+            slice_ns: d.slice_ns,
+            seq: 0,
+        };
         self.insert(d.pid, entry);
     }
 
@@ -212,7 +222,11 @@ mod tests {
         assert_eq!(scaled(20_000_000, 200), 10_000_000);
         assert_eq!(scaled(20_000_000, 33), 60_606_060);
         assert_eq!(scaled(1, 10_000), 0);
-        assert_eq!(scaled(u64::MAX, 1), u64::MAX, "saturates instead of wrapping");
+        assert_eq!(
+            scaled(u64::MAX, 1),
+            u64::MAX,
+            "saturates instead of wrapping"
+        );
         assert_eq!(scaled(10, 0), 1000, "weight 0 is treated as 1");
 
         let mut q = VruntimeQueue::default();
@@ -426,7 +440,10 @@ mod tests {
         for (ncpu, per_level) in [(1, 1), (2, 2), (4, 4)] {
             let r = shares_over_targets(ncpu, per_level);
             for (lvl, x) in r.iter().enumerate() {
-                assert!((x - 1.0).abs() < 0.05, "{ncpu} CPUs, level {lvl}: {x:.3} of its target ({r:?})");
+                assert!(
+                    (x - 1.0).abs() < 0.05,
+                    "{ncpu} CPUs, level {lvl}: {x:.3} of its target ({r:?})"
+                );
             }
         }
     }

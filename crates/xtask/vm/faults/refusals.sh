@@ -8,6 +8,7 @@
 # clap's usage status 2, the kernel's enable count unchanged. (A kernel
 # without sched_ext is refused on the host: each tests/cli.rs.)
 # timeout: 150
+# kernels: newest
 set -u
 source "$SCX_LIB"
 fault_config

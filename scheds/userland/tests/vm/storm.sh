@@ -4,7 +4,7 @@
 # all 500 must finish, and the scheduler must still be attached and exit 0.
 # They are subshells that exit at once, not new programs: under TCG each exec
 # from the shared host filesystem costs about 0.2 s, which would make this a
-# test of the file system (the smoke scenario already runs 200 fork+exec).
+# test of the file system (the smoke scenario already runs 50 fork+exec).
 # timeout: 200
 set -u
 source "$SCX_LIB"
