@@ -194,12 +194,15 @@ fn run_suite(a: TestArgs, suite: Suite) -> Result<ExitCode> {
         bail!("interrupted");
     }
 
-    eprintln!("xtask: cargo build --release --locked --workspace --bins");
+    // Only the binaries the VMs run: with `--sched`, the others are not built
+    // (the guide check runs one scheduler and would rebuild the whole suite).
+    let build_args = release_build_args(
+        !a.scheds.is_empty(),
+        chosen.iter().chain(&fixtures).map(|s| s.bin.as_str()),
+    );
+    eprintln!("xtask: cargo {}", build_args.join(" "));
     let t0 = Instant::now();
-    util::run_inherit(
-        cargo().args(["build", "--release", "--locked", "--workspace", "--bins"]),
-        "cargo build --release",
-    )?;
+    util::run_inherit(cargo().args(&build_args), "cargo build --release")?;
     phases.push(("release build".into(), t0.elapsed()));
     let target = paths::target_dir()?;
     let release = target.join("release");
@@ -372,6 +375,23 @@ fn default_jobs_for(cpus: usize) -> usize {
     }
 }
 
+/// `cargo` arguments of the release build: the whole workspace's binaries, or
+/// with `only` just `bins` (the schedulers chosen and the fixtures).
+fn release_build_args<'a>(only: bool, bins: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut args: Vec<String> = ["build", "--release", "--locked", "--workspace"]
+        .map(String::from)
+        .to_vec();
+    if only {
+        for b in bins {
+            args.push("--bin".into());
+            args.push(b.into());
+        }
+    } else {
+        args.push("--bins".into());
+    }
+    args
+}
+
 type KernelRun = Result<(Vec<Outcome>, String)>;
 
 /// What every boot of one run shares: the schedulers to run, where their
@@ -540,6 +560,17 @@ fn run_kernel(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn release_build_is_narrowed_by_sched() {
+        let all = release_build_args(false, ["scx_a"].into_iter());
+        assert_eq!(all.last().map(String::as_str), Some("--bins"));
+        let some = release_build_args(true, ["scx_a", "scx_fixture_error"].into_iter());
+        assert_eq!(
+            some[4..],
+            ["--bin", "scx_a", "--bin", "scx_fixture_error"].map(String::from)
+        );
+    }
+
     use super::*;
     use crate::plan::CheckPlan;
 
