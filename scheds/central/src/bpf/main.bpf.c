@@ -44,9 +44,12 @@
  * W - C - 1 tasks are ahead of it; while anything waits, the timer preempts
  * every CPU (the central one too) whose task has run for s, so each CPU ends
  * a task at least once per s + T; and a CPU whose task ends takes the head
- * of central_q in the central CPU's next round. A woken per-CPU kthread runs
- * at once; one switched out still runnable waits at the head of its local
- * DSQ behind only the task its CPU just picked, at most s + T. A task pinned
+ * of central_q in the central CPU's next round (a kick that only gets that
+ * round run lets the central CPU's task go on; the timer's, after s, does
+ * not). A woken per-CPU kthread runs at once; one switched out still
+ * runnable goes back to the head of its local DSQ, behind at most the task
+ * its CPU just picked, so it waits at most s + T (and one that never sleeps
+ * keeps its CPU, which the bound then counts out of C). A task pinned
  * to one CPU waits its turn in central_q, then at most s + T for each task
  * ahead of it in that CPU's local DSQ (the timer preempts a CPU whose local
  * DSQ holds a task). Shown by tests/vm/70-starvation-bound.sh; derivation in
