@@ -25,6 +25,35 @@
  *   progress, not least because the timer callback may run from it.
  * - SCX_OPS_ENQ_LAST: a task that is the last one on its CPU still goes
  *   through ops.enqueue(), so the central CPU decides where it runs next.
+ * - Every enqueue kicks the central CPU with SCX_KICK_PREEMPT so that its
+ *   ops.dispatch() runs, except for the central CPU's own task switched out
+ *   still runnable: that CPU has just run its round, and a preempting kick
+ *   would only preempt the task the round picked, sending it back here to
+ *   kick again (a loop that cost ~7x the enqueues and ~4x the dispatches).
+ * - A kick preempts the central CPU's task only to get a dispatch round run:
+ *   unless it has run for a slice, ops.dispatch() lets it run on (a fresh
+ *   SCX_SLICE_INF) instead of sending it through central_q. Any CPU whose
+ *   task is switched out still runnable keeps it when nothing waits.
+ *
+ * Starvation bound
+ * ----------------
+ * With C CPUs, W runnable tasks (W <= MAX_QUEUED), slice s and timer period
+ * T (TIMER_INTERVAL_NS), a runnable task that may run on every CPU runs
+ * within ceil((W - C) / C) * (s + T) plus one dispatch round trip:
+ * central_q is FIFO and a woken or preempted task joins its tail, so at most
+ * W - C - 1 tasks are ahead of it; while anything waits, the timer preempts
+ * every CPU (the central one too) whose task has run for s, so each CPU ends
+ * a task at least once per s + T; and a CPU whose task ends takes the head
+ * of central_q in the central CPU's next round (a kick that only gets that
+ * round run lets the central CPU's task go on; the timer's, after s, does
+ * not). A woken per-CPU kthread runs at once; one switched out still
+ * runnable goes back to the head of its local DSQ, behind at most the task
+ * its CPU just picked, so it waits at most s + T (and one that never sleeps
+ * keeps its CPU, which the bound then counts out of C). A task pinned
+ * to one CPU waits its turn in central_q, then at most s + T for each task
+ * ahead of it in that CPU's local DSQ (the timer preempts a CPU whose local
+ * DSQ holds a task). Shown by tests/vm/70-starvation-bound.sh; derivation in
+ * README.md, "Starvation bound".
  *
  * Starting the timer
  * ------------------
@@ -62,7 +91,7 @@
  *   work, only the kicks the central CPU sends. Good for VM hosts and
  *   latency-sensitive work that wants few interrupts.
  * - Every decision waits for the central CPU: each wakeup or idle CPU costs
- *   a kick to it and back, and the central CPU's own tasks are preempted by
+ *   a kick to it and back, and the central CPU's own task is interrupted by
  *   every enqueue. It does not scale to many CPUs or high wakeup rates.
  * - Plain FIFO: no weights, no locality, no cache affinity.
  * - The central CPU's runqueue lock is taken by every wakeup (select_cpu
@@ -73,9 +102,12 @@
  * The timer is started after attach from a SEC("syscall") program (above).
  * Migration-disabled and single-CPU tasks are sent to their own CPU. A
  * non-central CPU only kicks the central CPU when work is queued; every
- * enqueue kicks it, so no queued task waits for an unrelated event. The
- * timer also preempts the central CPU's own task, and it preempts a CPU whose
- * local DSQ holds a task waiting for it, not only when central_q is busy.
+ * enqueue kicks it (the kernel's copy skips every task switched out still
+ * runnable, which can leave one queued while the CPUs idle), except the
+ * central CPU's own task switched out, which waits for the next round or, if
+ * the central CPU goes idle, kicks it awake. The timer also preempts the
+ * central CPU's own task, and it preempts a CPU whose local DSQ holds a task
+ * waiting for it, not only when central_q is busy.
  */
 #include <scx/common.bpf.h>
 
@@ -253,10 +285,24 @@ void BPF_STRUCT_OPS(central_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 
 	/*
-	 * The central CPU decides now. Even when @p is the task just switched
-	 * out here (SCX_ENQ_LAST or a preemption), someone has to hand it out
-	 * again, and only the central CPU does.
+	 * The central CPU decides now: preempt what it runs so that its
+	 * ops.dispatch() hands @p out (an idle central CPU is simply woken).
+	 *
+	 * Except when @p is the central CPU's own task being switched out.
+	 * Its ops.dispatch() has just run (the kernel balances before it puts
+	 * the previous task back), so a preempting kick here would only
+	 * preempt the task that round picked, which comes back here and kicks
+	 * again: a self-preempting loop, one enqueue and one dispatch per
+	 * turn for as long as central_q holds anything. @p waits in
+	 * central_q instead, until the next round: the next enqueue, a request
+	 * from another CPU, or the timer once the central CPU's task has had
+	 * its slice. If the central CPU is about to go idle (SCX_ENQ_LAST),
+	 * nothing of that may come soon, so wake it once it is idle.
 	 */
+	if (scx_bpf_task_running(p) && scx_bpf_task_cpu(p) == central_cpu) {
+		kick_if_last(p, enq_flags);
+		return;
+	}
 	scx_bpf_kick_cpu(central_cpu, SCX_KICK_PREEMPT);
 }
 
@@ -342,6 +388,30 @@ static bool dispatch_round(void)
 	return true;
 }
 
+/* Whether the task running on @cpu has run for a slice or more. */
+static bool slice_used(s32 cpu)
+{
+	u64 *started_at = ARRAY_ELEM_PTR(cpu_started_at, cpu, nr_cpu_ids);
+	u64 at;
+
+	if (!started_at)
+		return true;
+	at = READ_ONCE(*started_at);
+	return !at || !time_before(bpf_ktime_get_ns(), at + slice_ns);
+}
+
+/*
+ * Let @prev, switched out still runnable, run on with a new infinite slice
+ * (the kernel keeps a previous task that has slice left after ops.dispatch()).
+ */
+static bool keep_if_runnable(struct task_struct *prev)
+{
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED))
+		return false;
+	scx_bpf_task_set_slice(prev, SCX_SLICE_INF);
+	return true;
+}
+
 void BPF_STRUCT_OPS(central_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 *gimme;
@@ -349,14 +419,25 @@ void BPF_STRUCT_OPS(central_dispatch, s32 cpu, struct task_struct *prev)
 	if (cpu == central_cpu) {
 		if (!dispatch_round())
 			return;
+		/*
+		 * Kicks preempt the central CPU's task only to get this round
+		 * run. Unless it has had its slice (the timer's preemption), it
+		 * goes on running rather than round-tripping through central_q.
+		 */
+		if (!slice_used(cpu) && keep_if_runnable(prev))
+			return;
 		/* Then itself: overflow first, it has waited longest. */
 		if (scx_bpf_dsq_move_to_local(FALLBACK_DSQ_ID))
 			return;
-		dispatch_to_cpu(cpu);
+		if (dispatch_to_cpu(cpu) == DISPATCH_EMPTY)
+			keep_if_runnable(prev);
 		return;
 	}
 
 	if (scx_bpf_dsq_move_to_local(FALLBACK_DSQ_ID))
+		return;
+	/* Nothing waits (any more): go on rather than ask for it back. */
+	if (!READ_ONCE(queue_depth) && keep_if_runnable(prev))
 		return;
 
 	gimme = ARRAY_ELEM_PTR(cpu_gimme_task, cpu, nr_cpu_ids);
