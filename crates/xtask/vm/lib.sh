@@ -46,6 +46,29 @@ skip() {
 	exit 77
 }
 
+# tracefs_ready: T is the tracefs directory, mounted if it was not; skip the
+# check when the guest has no tracefs.
+tracefs_ready() {
+	T=/sys/kernel/tracing
+	[ -e "$T/trace" ] || mount -t tracefs nodev "$T" 2>/dev/null
+	[ -w "$T/trace" ] || skip "tracefs is not available"
+}
+
+# insert_kfunc: INSERT_FN is the dsq_insert kfunc the compat wrapper calls on
+# this kernel (the newest one it has), for an fprobe; skip when there is none.
+# Needs tracefs_ready first.
+insert_kfunc() {
+	local f
+	INSERT_FN=""
+	for f in scx_bpf_dsq_insert___v2 scx_bpf_dsq_insert; do
+		if grep -qx "$f" "$T/available_filter_functions"; then
+			INSERT_FN=$f
+			return 0
+		fi
+	done
+	skip "no scx_bpf_dsq_insert kfunc to probe"
+}
+
 # require CMD...: skip the check unless every CMD is available.
 require() {
 	local c

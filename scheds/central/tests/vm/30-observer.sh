@@ -21,18 +21,9 @@ N=$SCX_NR_CPUS
 C=1
 [ "$N" -ge 3 ] || skip "needs 3 CPUs, the guest has $N"
 
-T=/sys/kernel/tracing
-[ -e "$T/trace" ] || mount -t tracefs nodev "$T" 2>/dev/null
-[ -w "$T/trace" ] || skip "tracefs is not available"
-fn=""
-for f in scx_bpf_dsq_insert___v2 scx_bpf_dsq_insert; do
-	# The compat wrapper calls the newest kfunc the kernel has: probe that one.
-	if grep -qx "$f" "$T/available_filter_functions"; then
-		fn=$f
-		break
-	fi
-done
-[ -n "$fn" ] || skip "no scx_bpf_dsq_insert kfunc to probe"
+tracefs_ready
+insert_kfunc
+fn=$INSERT_FN
 
 cleanup() {
 	echo 0 >"$T/tracing_on"
