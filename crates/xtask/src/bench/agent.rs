@@ -10,12 +10,10 @@
 //! what was measured before.
 
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread::{self};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -26,13 +24,13 @@ use super::model::{
 };
 use super::parse::{self, ProgInfo};
 use super::stats;
-use crate::guest::{ops, read_trim, state, wait_state, SCX_STATE};
+use crate::guest::driver::{
+    ops, read_trim, state, wait_disabled, Launch, Sched, Stdout, SCX_STATE, STOP_TIMEOUT,
+};
+use crate::guest::kernel_log::{dmesg_clear, dmesg_text, flagged_lines};
 use crate::util;
 
 const BPF_STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
-/// Loading and verifying under TCG can take many seconds.
-const ENABLE_TIMEOUT: Duration = Duration::from_secs(60);
-const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// A single workload run that takes longer than this is abandoned.
 const RUN_LIMIT: Duration = Duration::from_secs(90);
 /// cyclictest's histogram range (µs); a 99th percentile beyond it is not recorded.
@@ -176,203 +174,59 @@ fn clk_tck() -> f64 {
     }
 }
 
-fn dmesg(clear: bool) -> String {
-    let mut c = Command::new("dmesg");
-    if clear {
-        c.arg("-C");
-    }
-    util::run_capture(&mut c, "dmesg").unwrap_or_default()
-}
-
-/// Kernel log lines that mean trouble.
-fn bad_kernel_lines(log: &str) -> Vec<String> {
-    const BAD: &[&str] = &[
-        "BUG:",
-        "WARNING:",
-        "Oops",
-        "runnable task stall",
-        "scx_bpf_error",
-        "runtime error",
-        "panic",
-    ];
-    log.lines()
-        .filter(|l| BAD.iter().any(|b| l.contains(b)))
-        .map(|l| l.trim().to_string())
-        .collect()
-}
-
 // ---------------------------------------------------------------------------
-// the loader process
+// the loader process, run by the guest's driver
 
-struct Loader {
-    child: Child,
-    pid: u32,
-    ops: String,
-    bin: String,
-    err_path: PathBuf,
-    /// Stats lines with the time they arrived.
-    lines: Arc<Mutex<Vec<(Instant, String)>>>,
-    reader: Option<JoinHandle<()>>,
+/// Start `s` with its stats as JSON lines and wait until the kernel enables
+/// it: the driver's handle and the seconds it took.
+fn start(s: &BenchSched, logs: &Path) -> Result<(Sched, f64), String> {
+    let t0 = Instant::now();
+    let mut sched = Sched::spawn(&Launch {
+        binary: &s.binary,
+        ops: &s.ops,
+        args: &["--stats-json".to_string()],
+        stdout: Stdout::Lines,
+        stderr: logs.join(format!("{}.stderr.txt", s.name)),
+        tee_stderr: false,
+        cwd: None,
+    })
+    .map_err(|e| format!("{e:#}"))?;
+    sched.wait_enabled()?;
+    Ok((sched, t0.elapsed().as_secs_f64()))
 }
 
-impl Loader {
-    fn start(s: &BenchSched, logs: &Path) -> Result<(Loader, f64)> {
-        let bin = s
-            .binary
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| s.name.clone());
-        let err_path = logs.join(format!("{}.stderr.txt", s.name));
-        let err = File::create(&err_path)
-            .with_context(|| format!("failed to create {}", err_path.display()))?;
-        let t0 = Instant::now();
-        let mut child = Command::new(&s.binary)
-            .args(["--stats-interval", "1", "--stats-json"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("failed to start {}", s.binary.display()))?;
-        let pid = child.id();
-        let lines: Arc<Mutex<Vec<(Instant, String)>>> = Arc::new(Mutex::new(Vec::new()));
-        let reader = child.stdout.take().map(|pipe| {
-            let lines = Arc::clone(&lines);
-            thread::spawn(move || {
-                for l in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if let Ok(mut v) = lines.lock() {
-                        v.push((Instant::now(), l));
-                    }
-                }
-            })
-        });
-        let mut l = Loader {
-            child,
-            pid,
-            ops: s.ops.clone(),
-            bin,
-            err_path,
-            lines,
-            reader,
-        };
-        loop {
-            if let Ok(Some(st)) = l.child.try_wait() {
-                bail!(
-                    "{} exited with status {} before the kernel enabled it: {}",
-                    l.bin,
-                    util::status_code(&st),
-                    l.last_err()
-                );
-            }
-            if state() == "enabled" && ops().starts_with(&l.ops) {
-                return Ok((l, t0.elapsed().as_secs_f64()));
-            }
-            if t0.elapsed() >= ENABLE_TIMEOUT {
-                let why = format!(
-                    "{} not enabled within {} s (state `{}`, ops `{}`): {}",
-                    l.bin,
-                    ENABLE_TIMEOUT.as_secs(),
-                    state(),
-                    ops(),
-                    l.last_err()
-                );
-                l.kill();
-                bail!(why);
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn last_err(&self) -> String {
-        util::read_lossy(&self.err_path)
-            .ok()
-            .and_then(|t| util::last_line(&t).map(|l| l.trim().to_string()))
-            .unwrap_or_else(|| "(no stderr output)".to_string())
-    }
-
-    /// Why it is no longer the enabled scheduler, if it is not.
-    fn gone(&mut self, during: &str) -> Option<String> {
-        if let Ok(Some(st)) = self.child.try_wait() {
-            return Some(format!(
-                "{} exited with status {} during {during}: {}",
-                self.bin,
-                util::status_code(&st),
-                self.last_err()
-            ));
-        }
-        let (st, o) = (state(), ops());
-        (st != "enabled" || !o.starts_with(&self.ops)).then(|| {
-            format!(
-                "the kernel shows state `{st}`, ops `{o}` after {during}: {}",
-                self.last_err()
-            )
-        })
-    }
-
-    fn kill(&mut self) {
-        util::kill_group(self.pid, libc::SIGKILL);
-        let _ = self.child.wait();
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-    }
-
-    /// SIGINT, then its exit status (None if it had to be killed).
-    fn stop(&mut self) -> Option<i32> {
-        util::kill_pid(self.pid, libc::SIGINT);
-        let st = match util::wait_timeout(&mut self.child, STOP_TIMEOUT) {
-            Ok(Some(st)) => Some(util::status_code(&st)),
-            _ => None,
-        };
-        self.kill();
-        st
-    }
-
-    fn snapshot(&self) -> Snapshot {
-        let dir = format!("/proc/{}/fdinfo", self.pid);
-        let mut progs = Vec::new();
-        if let Ok(rd) = fs::read_dir(&dir) {
-            for e in rd.filter_map(|e| e.ok()) {
-                let Ok(text) = fs::read_to_string(e.path()) else {
-                    continue;
-                };
-                if let Some(p) = parse::prog_info(&text) {
-                    if p.prog_type == parse::PROG_TYPE_STRUCT_OPS
-                        && !progs.iter().any(|q: &ProgInfo| q.id == p.id)
-                    {
-                        progs.push(p);
-                    }
+fn snapshot(pid: u32) -> Snapshot {
+    let dir = format!("/proc/{pid}/fdinfo");
+    let mut progs = Vec::new();
+    if let Ok(rd) = fs::read_dir(&dir) {
+        for e in rd.filter_map(|e| e.ok()) {
+            let Ok(text) = fs::read_to_string(e.path()) else {
+                continue;
+            };
+            if let Some(p) = parse::prog_info(&text) {
+                if p.prog_type == parse::PROG_TYPE_STRUCT_OPS
+                    && !progs.iter().any(|q: &ProgInfo| q.id == p.id)
+                {
+                    progs.push(p);
                 }
             }
         }
-        progs.sort_by_key(|p| p.id);
-        let ticks = fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .ok()
-            .and_then(|s| parse::stat_cpu_ticks(&s));
-        Snapshot {
-            at: Instant::now(),
-            progs,
-            ticks,
-        }
     }
-
-    fn peak_rss_kib(&self) -> Option<u64> {
-        fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|s| parse::status_kib(&s, "VmHWM"))
-    }
-
-    fn stats_lines(&self) -> Vec<(Instant, String)> {
-        self.lines.lock().map(|v| v.clone()).unwrap_or_default()
+    progs.sort_by_key(|p| p.id);
+    let ticks = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| parse::stat_cpu_ticks(&s));
+    Snapshot {
+        at: Instant::now(),
+        progs,
+        ticks,
     }
 }
 
-impl Drop for Loader {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            self.kill();
-        }
-    }
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| parse::status_kib(&s, "VmHWM"))
 }
 
 struct Snapshot {
@@ -381,7 +235,7 @@ struct Snapshot {
     ticks: Option<u64>,
 }
 
-fn overhead(l: &Loader, a: &Snapshot, b: &Snapshot, nr_cpus: usize) -> Overhead {
+fn overhead(l: &Sched, a: &Snapshot, b: &Snapshot, nr_cpus: usize) -> Overhead {
     let window = b.at.duration_since(a.at).as_secs_f64();
     let names = util::run_capture(
         Command::new("bpftool").args(["prog", "show", "--json"]),
@@ -412,7 +266,7 @@ fn overhead(l: &Loader, a: &Snapshot, b: &Snapshot, nr_cpus: usize) -> Overhead 
     let mut o = Overhead {
         window_secs: window,
         progs,
-        peak_rss_kib: l.peak_rss_kib(),
+        peak_rss_kib: peak_rss_kib(l.pid()),
         loader_cpu_total_secs: b.ticks.map(|t| t as f64 / tck),
         ..Overhead::default()
     };
@@ -715,7 +569,7 @@ fn bench_one(ctx: &Ctx, name: &str, s: Option<&BenchSched>, res: &mut BenchResul
             ops()
         ));
     } else {
-        let _ = dmesg(true);
+        let _ = dmesg_clear();
         let loader = match s {
             None => {
                 sb.enabled = true;
@@ -723,7 +577,7 @@ fn bench_one(ctx: &Ctx, name: &str, s: Option<&BenchSched>, res: &mut BenchResul
             }
             Some(s) => {
                 eprintln!("{tag} loading {}", s.binary.display());
-                match Loader::start(s, &ctx.logs) {
+                match start(s, &ctx.logs) {
                     Ok((l, secs)) => {
                         sb.enabled = true;
                         sb.load_secs = Some(secs);
@@ -731,7 +585,7 @@ fn bench_one(ctx: &Ctx, name: &str, s: Option<&BenchSched>, res: &mut BenchResul
                         Some(l)
                     }
                     Err(e) => {
-                        sb.problems.push(format!("{e:#}"));
+                        sb.problems.push(e);
                         None
                     }
                 }
@@ -740,9 +594,9 @@ fn bench_one(ctx: &Ctx, name: &str, s: Option<&BenchSched>, res: &mut BenchResul
         if sb.enabled {
             measure(ctx, &tag, loader, sb);
         }
-        let log = dmesg(false);
+        let log = dmesg_text();
         let _ = fs::write(ctx.logs.join(format!("{name}.dmesg.txt")), &log);
-        for l in bad_kernel_lines(&log) {
+        for l in flagged_lines(&log) {
             sb.problems.push(format!("kernel log: {l}"));
         }
     }
@@ -759,8 +613,8 @@ fn bench_one(ctx: &Ctx, name: &str, s: Option<&BenchSched>, res: &mut BenchResul
     save(&ctx.out, res)
 }
 
-fn measure(ctx: &Ctx, tag: &str, mut loader: Option<Loader>, sb: &mut SchedBench) {
-    let before = loader.as_ref().map(Loader::snapshot);
+fn measure(ctx: &Ctx, tag: &str, mut loader: Option<Sched>, sb: &mut SchedBench) {
+    let before = loader.as_ref().map(|l| snapshot(l.pid()));
     'reps: for rep in 1..=ctx.plan.reps {
         for w in WORKLOADS {
             let t = Instant::now();
@@ -816,13 +670,13 @@ fn measure(ctx: &Ctx, tag: &str, mut loader: Option<Loader>, sb: &mut SchedBench
         return;
     };
     if let Some(a) = before {
-        let b = l.snapshot();
+        let b = snapshot(l.pid());
         if l.gone("the overhead snapshot").is_none() {
             sb.overhead = Some(overhead(&l, &a, &b, ctx.nr_cpus));
         }
     }
     eprintln!("{tag} stopping {} with SIGINT", l.bin);
-    sb.exit_status = l.stop();
+    sb.exit_status = l.stop(libc::SIGINT);
     if sb.exit_status.is_none() {
         sb.problems.push(format!(
             "{} did not exit within {} s of SIGINT",
@@ -830,7 +684,7 @@ fn measure(ctx: &Ctx, tag: &str, mut loader: Option<Loader>, sb: &mut SchedBench
             STOP_TIMEOUT.as_secs()
         ));
     }
-    if !wait_state("disabled", Duration::from_secs(10)) {
+    if !wait_disabled() {
         sb.problems
             .push(format!("state `{}` after the loader exited", state()));
     }
@@ -845,16 +699,6 @@ fn measure(ctx: &Ctx, tag: &str, mut loader: Option<Loader>, sb: &mut SchedBench
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kernel_log_filter() {
-        let log = "[ 1.0] sched_ext: BPF scheduler \"simple\" enabled\n\
-                   [ 2.0] sched_ext: simple: runnable task stall (x[1] failed to run for 30 s)\n\
-                   [ 3.0] WARNING: CPU: 1 PID: 4 at kernel/sched/ext.c:1\n";
-        let bad = bad_kernel_lines(log);
-        assert_eq!(bad.len(), 2);
-        assert!(bad[0].contains("task stall"));
-    }
 
     #[test]
     fn loops_grouped_by_nice_level() {

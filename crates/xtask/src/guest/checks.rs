@@ -4,9 +4,8 @@ use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::driver::{
-    dmesg_clear, dmesg_text, kill_leftovers, last_line_of, ops, spawn_logged, state,
-};
+use super::driver::{kill_leftovers, last_line_of, ops, spawn_logged, state};
+use super::kernel_log::{dmesg_clear, dmesg_text};
 use super::{check_dir, fail_result};
 use crate::plan::{CheckPlan, CheckResult, Plan, SchedPlan, Status};
 use crate::util;
@@ -30,6 +29,8 @@ pub(super) fn run_check(plan: &Plan, s: &SchedPlan, c: &CheckPlan, nr_cpus: usiz
         );
     }
     let _ = dmesg_clear();
+    // lib.sh runs the driver's waits through this binary: `xtask sched-ctl`.
+    let agent = std::env::current_exe().unwrap_or_else(|_| "xtask".into());
     let output = dir.join("output.txt");
     let mut cmd = Command::new("bash");
     cmd.arg(&c.script)
@@ -39,6 +40,7 @@ pub(super) fn run_check(plan: &Plan, s: &SchedPlan, c: &CheckPlan, nr_cpus: usiz
         .env("SCX_OPS", &s.ops)
         .env("SCX_OUT", &dir)
         .env("SCX_LIB", &plan.lib_sh)
+        .env("SCX_AGENT", &agent)
         .env("SCX_NR_CPUS", nr_cpus.to_string())
         .env("SCX_KERNEL", &plan.kernel)
         .env("SCX_SCHED_DIR", &s.dir)

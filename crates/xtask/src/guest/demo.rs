@@ -1,22 +1,21 @@
 //! Demo mode: one scheduler under a short workload, stats shown live, and a
 //! summary for the host.
 
-use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
+use std::fs::{self};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::thread;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
 use super::bin_name;
 use super::driver::{
-    dmesg_clear, dmesg_text, enabled_as, exit_desc, flagged_lines, ops, spawn_logged, state,
-    wait_state, ENABLE_TIMEOUT, FORKS, STOP_TIMEOUT,
+    exit_desc, ops, spawn_logged, state, wait_disabled, Launch, Sched, Stdout, STATS_ARGS,
+    STOP_TIMEOUT,
 };
+use super::kernel_log::{dmesg_clear, dmesg_text, flagged_lines};
 use super::smoke::stress_ng;
+use super::smoke::FORKS;
 use crate::plan::{DemoSummary, Plan, SchedPlan};
 use crate::util;
 
@@ -38,55 +37,31 @@ pub(super) fn demo(plan: &Plan, s: &SchedPlan, nr_cpus: usize) -> DemoSummary {
     }
     let _ = dmesg_clear();
     eprintln!(
-        "xtask-guest: starting {bin} --stats-interval 1 {}",
+        "xtask-guest: starting {bin} {} {}",
+        STATS_ARGS.join(" "),
         s.args.join(" ")
     );
-    // stdout goes straight to the VM's stdout, so the stats show live on the host.
-    let spawned = Command::new(&s.binary)
-        .args(["--stats-interval", "1"])
-        .args(&s.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn();
-    let mut child = match spawned {
+    // stdout goes straight to the VM's stdout, so the stats show live on the
+    // host; stderr is shown live and kept for the exit line.
+    let spawned = Sched::spawn(&Launch {
+        binary: &s.binary,
+        ops: &s.ops,
+        args: &s.args,
+        stdout: Stdout::Inherit,
+        stderr: dir.join("sched.err"),
+        tee_stderr: true,
+        cwd: None,
+    });
+    let mut sched = match spawned {
         Ok(c) => c,
         Err(e) => {
-            sum.problems
-                .push(format!("failed to start {}: {e}", s.binary.display()));
+            sum.problems.push(format!("{e:#}"));
             return sum;
         }
     };
-    let pid = child.id();
-    // stderr: shown live and kept for the exit line.
-    let tee = child.stderr.take().map(|pipe| {
-        let path = dir.join("sched.err");
-        thread::spawn(move || {
-            let mut kept = String::new();
-            let mut file = File::create(&path).ok();
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                eprintln!("{line}");
-                if let Some(f) = file.as_mut() {
-                    let _ = writeln!(f, "{line}");
-                }
-                kept.push_str(&line);
-                kept.push('\n');
-            }
-            kept
-        })
-    });
-
-    let deadline = Instant::now() + ENABLE_TIMEOUT;
-    while Instant::now() < deadline {
-        if enabled_as(&s.ops) {
-            sum.enabled = true;
-            break;
-        }
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            break;
-        }
-        thread::sleep(Duration::from_millis(100));
+    match sched.wait_enabled() {
+        Ok(_) => sum.enabled = true,
+        Err(e) => sum.problems.push(e),
     }
     sum.ops = ops();
     if sum.enabled {
@@ -95,32 +70,22 @@ pub(super) fn demo(plan: &Plan, s: &SchedPlan, nr_cpus: usize) -> DemoSummary {
             sum.ops
         );
         demo_workload(plan, nr_cpus, &dir, &mut sum);
-        if let Ok(Some(st)) = child.try_wait() {
+        if let Some(st) = sched.exited() {
             sum.problems.push(format!(
                 "{bin} exited during the workload with {}",
-                exit_desc(util::status_code(&st))
+                exit_desc(st)
             ));
         }
-    } else {
-        sum.problems.push(format!(
-            "{bin} was not enabled within {} s",
-            ENABLE_TIMEOUT.as_secs()
-        ));
     }
     eprintln!("xtask-guest: stopping {bin} with SIGINT");
-    util::kill_pid(pid, libc::SIGINT);
-    match util::wait_timeout(&mut child, STOP_TIMEOUT) {
-        Ok(Some(st)) => sum.exit_status = Some(util::status_code(&st)),
-        _ => {
-            util::kill_group(pid, libc::SIGKILL);
-            let _ = child.wait();
-            sum.problems.push(format!(
-                "{bin} did not exit within {} s of SIGINT",
-                STOP_TIMEOUT.as_secs()
-            ));
-        }
+    sum.exit_status = sched.stop(libc::SIGINT);
+    if sum.exit_status.is_none() {
+        sum.problems.push(format!(
+            "{bin} did not exit within {} s of SIGINT",
+            STOP_TIMEOUT.as_secs()
+        ));
     }
-    let stderr = tee.and_then(|t| t.join().ok()).unwrap_or_default();
+    let stderr = sched.stderr_text();
     sum.exit_line = stderr
         .lines()
         .rfind(|l| l.contains("EXIT:"))
@@ -128,7 +93,7 @@ pub(super) fn demo(plan: &Plan, s: &SchedPlan, nr_cpus: usize) -> DemoSummary {
         .unwrap_or("")
         .trim()
         .to_string();
-    wait_state("disabled", Duration::from_secs(5));
+    wait_disabled();
     sum.state_after = state();
     let log = dmesg_text();
     let _ = fs::write(dir.join("dmesg.txt"), &log);

@@ -1,11 +1,17 @@
-//! The kernel's side of a scheduler run: sched_ext state and ops name, the
-//! kernel log and its filter, and process helpers shared by the agents.
+//! The one scheduler driver of the guest: start a scheduler, wait until the
+//! kernel enables it under its ops name, collect its stats, stop it with a
+//! signal, wait until the kernel reports it disabled, read its exit status.
+//! Smoke, the demo and the bench agent use [`Sched`]; the shell checks use
+//! the same waits through `xtask sched-ctl` (see `ctl.rs` and lib.sh). The
+//! kernel log and its filter are in `kernel_log.rs`.
 
 use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -15,17 +21,22 @@ use crate::util;
 
 pub(crate) const SCX_STATE: &str = "/sys/kernel/sched_ext/state";
 pub(super) const SCX_OPS: &str = "/sys/kernel/sched_ext/root/ops";
-/// TCG is slow: loading and verifying a BPF scheduler can take many seconds.
-pub(super) const ENABLE_TIMEOUT: Duration = Duration::from_secs(30);
-pub(super) const STOP_TIMEOUT: Duration = Duration::from_secs(15);
-/// Each fork+exec of /bin/true from the 9p root costs about 70 ms under TCG.
-pub(super) const FORKS: usize = 50;
-/// Exit reasons the kernel reports for a scheduler that it kicked out.
-pub(super) const KERNEL_ERROR_REASONS: &[&str] =
-    &["scx_bpf_error", "runtime error", "runnable task stall"];
+
+// The timeouts of every scheduler run in the guest, in one place.
+/// From start to `enabled` under its ops name: loading and verifying a BPF
+/// scheduler under TCG can take many seconds, more with a busy host.
+pub(crate) const ENABLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// From the stop signal to the process's exit.
+pub(crate) const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// From the process's exit to the state reading `disabled`.
+pub(crate) const DISABLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often the waits look at the kernel's state.
+const POLL: Duration = Duration::from_millis(100);
+/// The stats options every run of a scheduler gets.
+pub(crate) const STATS_ARGS: &[&str] = &["--stats-interval", "1"];
 
 // ---------------------------------------------------------------------------
-// sysfs and process helpers (the bench agent uses them too)
+// sysfs and process helpers
 
 pub(crate) fn read_trim(p: &str) -> String {
     fs::read_to_string(p)
@@ -48,7 +59,9 @@ pub(crate) fn ops() -> String {
     read_trim(SCX_OPS)
 }
 
-pub(super) fn enabled_as(ops_name: &str) -> bool {
+/// Whether the kernel runs the scheduler named `ops_name` (a prefix: the kernel
+/// may append a suffix to the name).
+pub(crate) fn enabled_as(ops_name: &str) -> bool {
     state() == "enabled" && ops().starts_with(ops_name)
 }
 
@@ -62,17 +75,8 @@ pub(crate) fn wait_state(want: &str, timeout: Duration) -> bool {
         if Instant::now() >= deadline {
             return false;
         }
-        thread::sleep(Duration::from_millis(100));
+        thread::sleep(POLL);
     }
-}
-
-pub(super) fn dmesg_clear() -> Result<()> {
-    util::run_capture(Command::new("dmesg").arg("-C"), "dmesg -C").map(|_| ())
-}
-
-pub(super) fn dmesg_text() -> String {
-    util::run_capture(&mut Command::new("dmesg"), "dmesg")
-        .unwrap_or_else(|e| format!("(dmesg failed: {e:#})\n"))
 }
 
 /// SIGKILL every process running one of the plan's scheduler binaries, then
@@ -96,17 +100,17 @@ pub(super) fn kill_leftovers(plan: &Plan) -> bool {
             }
         }
     }
-    wait_state("disabled", STOP_TIMEOUT)
+    wait_disabled()
 }
 
-pub(super) fn last_line_of(p: &Path) -> String {
+pub(crate) fn last_line_of(p: &Path) -> String {
     util::read_lossy(p)
         .ok()
         .and_then(|t| util::last_line(&t).map(|l| l.trim().to_string()))
         .unwrap_or_default()
 }
 
-pub(super) fn exit_desc(code: i32) -> String {
+pub(crate) fn exit_desc(code: i32) -> String {
     if code > 128 {
         format!("signal {}", code - 128)
     } else {
@@ -128,118 +132,298 @@ pub(super) fn spawn_logged(cmd: &mut Command, out: &Path) -> Result<Child> {
         .context("failed to spawn")
 }
 
-/// Lines that are harmless under QEMU and must not fail a run.
-/// - "Invalid ELF header magic": the kernel first tries compressed modules as ELF.
-/// - "virtio-fs: tag": vng probing virtio-fs before 9p.
-/// - "clocksource" / "TSC unstable": the clocksource watchdog under TCG, whose
-///   virtual time skews badly when one host thread emulates all vCPUs.
-/// - "NOHZ tick-stop error": the kernel's rate-limited notice that a CPU stopped
-///   its tick with a softirq still pending (it runs at the next interrupt). Seen
-///   only on 6.16.12 under TCG, with scx_central, scx_userland and scx_qmap alike,
-///   while a scheduler was enabled or torn down; never on 7.3.4. No task is lost
-///   and the schedulers' own checks pass around it.
-pub(super) const DMESG_ALLOW: &[&str] = &[
-    "Invalid ELF header magic",
-    "virtio-fs: tag",
-    "clocksource",
-    "TSC unstable",
-    "NOHZ tick-stop error",
-];
+// ---------------------------------------------------------------------------
+// waiting on a scheduler process
 
-/// Kernel log lines that fail the smoke scenario: `BUG` or `WARNING`
-/// (as the kernel writes them), or `stall` / `error` in any case.
-pub fn flagged_lines(log: &str) -> Vec<&str> {
-    log.lines()
-        .filter(|l| !DMESG_ALLOW.iter().any(|a| l.contains(a)))
-        .filter(|l| {
-            let lower = l.to_ascii_lowercase();
-            l.contains("BUG")
-                || l.contains("WARNING")
-                || lower.contains("stall")
-                || lower.contains("error")
+/// Whether a process has exited: gone, or a zombie its parent has not reaped
+/// yet (the shell checks' schedulers are the shell's children, not ours).
+pub(crate) fn pid_exited(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // The state is the first field after the command name's last ')'.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+    }
+}
+
+/// Why a scheduler did not come up.
+pub(crate) enum StartFail {
+    /// It exited first (the status when it is our child).
+    Exited(Option<i32>),
+    /// It runs but the kernel did not enable it within [`ENABLE_TIMEOUT`].
+    NotEnabled { state: String, ops: String },
+}
+
+/// Poll until the kernel enables `ops_name` or `exited` reports an exit.
+pub(crate) fn wait_enabled(
+    ops_name: &str,
+    mut exited: impl FnMut() -> Option<Option<i32>>,
+) -> Result<Duration, StartFail> {
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = exited() {
+            return Err(StartFail::Exited(st));
+        }
+        if enabled_as(ops_name) {
+            return Ok(t0.elapsed());
+        }
+        if t0.elapsed() >= ENABLE_TIMEOUT {
+            return Err(StartFail::NotEnabled {
+                state: state(),
+                ops: ops(),
+            });
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// Poll until `exited` reports an exit; false after [`STOP_TIMEOUT`].
+pub(crate) fn wait_exit(mut exited: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    loop {
+        if exited() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// Wait for the kernel to report `disabled` after a scheduler exited.
+pub(crate) fn wait_disabled() -> bool {
+    wait_state("disabled", DISABLE_TIMEOUT)
+}
+
+// ---------------------------------------------------------------------------
+// a scheduler the agent runs
+
+/// Where a scheduler's stdout (its stats) goes.
+pub(crate) enum Stdout {
+    /// Into a file.
+    File(PathBuf),
+    /// To the agent's stdout, live.
+    Inherit,
+    /// Kept line by line with the time each arrived, see [`Sched::stats_lines`].
+    Lines,
+}
+
+/// How to run a scheduler.
+pub(crate) struct Launch<'a> {
+    pub binary: &'a Path,
+    /// The kernel's name for it, see [`enabled_as`].
+    pub ops: &'a str,
+    /// Arguments after [`STATS_ARGS`].
+    pub args: &'a [String],
+    pub stdout: Stdout,
+    /// Its stderr, kept in this file.
+    pub stderr: PathBuf,
+    /// Also show stderr live on the agent's stderr.
+    pub tee_stderr: bool,
+    pub cwd: Option<&'a Path>,
+}
+
+type Lines = Arc<Mutex<Vec<(Instant, String)>>>;
+
+/// A running scheduler, in its own process group.
+pub(crate) struct Sched {
+    child: Child,
+    pid: u32,
+    /// The binary's file name, for messages.
+    pub bin: String,
+    ops: String,
+    err_path: PathBuf,
+    lines: Lines,
+    readers: Vec<JoinHandle<()>>,
+    status: Option<i32>,
+}
+
+impl Sched {
+    /// Start it; [`Sched::wait_enabled`] waits for the kernel.
+    pub fn spawn(l: &Launch) -> Result<Sched> {
+        let bin = l.binary.file_name().map_or_else(
+            || l.binary.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let err = File::create(&l.stderr)
+            .with_context(|| format!("failed to create {}", l.stderr.display()))?;
+        let mut cmd = Command::new(l.binary);
+        cmd.args(STATS_ARGS)
+            .args(l.args)
+            .stdin(Stdio::null())
+            .process_group(0);
+        if let Some(d) = l.cwd {
+            cmd.current_dir(d);
+        }
+        match &l.stdout {
+            Stdout::File(p) => {
+                cmd.stdout(
+                    File::create(p).with_context(|| format!("failed to create {}", p.display()))?,
+                );
+            }
+            Stdout::Inherit => {
+                cmd.stdout(Stdio::inherit());
+            }
+            Stdout::Lines => {
+                cmd.stdout(Stdio::piped());
+            }
+        }
+        if l.tee_stderr {
+            cmd.stderr(Stdio::piped());
+        } else {
+            cmd.stderr(
+                err.try_clone()
+                    .context("failed to duplicate a file handle")?,
+            );
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("failed to start {}", l.binary.display()))?;
+        let lines: Lines = Arc::default();
+        let mut readers = Vec::new();
+        if let Some(pipe) = child.stdout.take() {
+            let lines = Arc::clone(&lines);
+            readers.push(thread::spawn(move || {
+                for l in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if let Ok(mut v) = lines.lock() {
+                        v.push((Instant::now(), l));
+                    }
+                }
+            }));
+        }
+        if let Some(pipe) = child.stderr.take() {
+            let mut file = err;
+            readers.push(thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    let _ = writeln!(file, "{line}");
+                }
+            }));
+        }
+        Ok(Sched {
+            pid: child.id(),
+            child,
+            bin,
+            ops: l.ops.to_string(),
+            err_path: l.stderr.clone(),
+            lines,
+            readers,
+            status: None,
         })
-        .collect()
-}
-
-/// Point at the emulator when the kernel log shows its known oops signature.
-pub(super) fn tcg_hint(log: &str) -> &'static str {
-    if log.contains("Oops: int3") {
-        " (an `Oops: int3` at enable/disable is QEMU multi-threaded TCG's static-key race, not the scheduler; \
-         run with thread=single)"
-    } else {
-        ""
     }
-}
 
-/// The line of a scheduler's stderr that carries the kernel's exit reason,
-/// preferring the `EXIT: <reason> (<message>)` line.
-pub fn exit_reason_line(stderr: &str) -> Option<String> {
-    let has_reason = |l: &&str| KERNEL_ERROR_REASONS.iter().any(|r| l.contains(r));
-    let lines: Vec<&str> = stderr.lines().filter(has_reason).collect();
-    lines
-        .iter()
-        .find(|l| l.contains("EXIT:"))
-        .or(lines.first())
-        .map(|l| {
-            let l = l.trim();
-            let l = l.find("EXIT:").map_or(l, |i| &l[i..]);
-            l.chars().take(300).collect()
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Its exit status once it has exited.
+    pub fn exited(&mut self) -> Option<i32> {
+        if self.status.is_none() {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                self.status = Some(util::status_code(&st));
+            }
+        }
+        self.status
+    }
+
+    /// Whether the kernel runs it now.
+    pub fn attached(&mut self) -> bool {
+        self.exited().is_none() && enabled_as(&self.ops)
+    }
+
+    /// Wait until the kernel enables it: the time it took, or why not, in
+    /// one sentence. It is killed when it does not come up in time.
+    pub fn wait_enabled(&mut self) -> Result<Duration, String> {
+        let r = wait_enabled(&self.ops.clone(), || self.exited().map(Some));
+        r.map_err(|f| match f {
+            StartFail::Exited(st) => format!(
+                "{} exited with {} before the kernel enabled it: {}",
+                self.bin,
+                exit_desc(st.unwrap_or(-1)),
+                self.last_err()
+            ),
+            StartFail::NotEnabled { state, ops } => {
+                self.kill();
+                format!(
+                    "{} was not enabled within {} s (state `{state}`, ops `{ops}`); last stderr: {}",
+                    self.bin,
+                    ENABLE_TIMEOUT.as_secs(),
+                    self.last_err()
+                )
+            }
         })
+    }
+
+    /// Why it is no longer the enabled scheduler, if it is not.
+    pub fn gone(&mut self, during: &str) -> Option<String> {
+        if let Some(st) = self.exited() {
+            return Some(format!(
+                "{} exited with {} during {during}: {}",
+                self.bin,
+                exit_desc(st),
+                self.last_err()
+            ));
+        }
+        (!enabled_as(&self.ops)).then(|| {
+            format!(
+                "the kernel shows state `{}`, ops `{}` after {during}: {}",
+                state(),
+                ops(),
+                self.last_err()
+            )
+        })
+    }
+
+    /// Send `sig` and wait for the exit: its status, or None when it did not
+    /// exit within [`STOP_TIMEOUT`] (then it is killed). Wait for `disabled`
+    /// with [`wait_disabled`] after.
+    pub fn stop(&mut self, sig: libc::c_int) -> Option<i32> {
+        if self.exited().is_none() {
+            util::kill_pid(self.pid, sig);
+        }
+        let st = wait_exit(|| self.exited().is_some())
+            .then_some(self.status)
+            .flatten();
+        self.kill();
+        st
+    }
+
+    /// SIGKILL its process group, reap it and its output readers.
+    pub fn kill(&mut self) {
+        if self.exited().is_none() {
+            util::kill_group(self.pid, libc::SIGKILL);
+            let _ = self.child.wait();
+        }
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+    }
+
+    /// The last line of its stderr.
+    pub fn last_err(&self) -> String {
+        let l = last_line_of(&self.err_path);
+        if l.is_empty() {
+            "(no stderr output)".to_string()
+        } else {
+            l
+        }
+    }
+
+    /// Its stderr so far.
+    pub fn stderr_text(&self) -> String {
+        util::read_lossy(&self.err_path).unwrap_or_default()
+    }
+
+    /// The stats lines of a [`Stdout::Lines`] run, with their arrival times.
+    pub fn stats_lines(&self) -> Vec<(Instant, String)> {
+        self.lines.lock().map(|v| v.clone()).unwrap_or_default()
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dmesg_filter() {
-        let log = "\
-[   10.1] sched_ext: BPF scheduler \"simple\" enabled
-[   12.0] sched_ext: BPF scheduler \"simple\" disabled (unregistered from user space)
-[   12.1] WARNING: CPU: 1 PID: 42 at kernel/sched/ext.c:123 foo+0x1/0x2
-[   12.2] BUG: kernel NULL pointer dereference, address: 0000000000000000
-[   12.3] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:
-[   12.4] sched_ext: simple: runnable task stall (kworker/0:1[7] failed to run for 30.1s)
-[   12.5] some driver: I/O Error on device
-[   12.6] clocksource: timekeeping watchdog on CPU2: Marking clocksource 'tsc' as unstable, error too big
-[   12.7] module: x86/modules: Invalid ELF header magic: != \\x7fELF
-[   12.8] a harmless warning in lower case
-[   12.9] NOHZ tick-stop error: local softirq work is pending, handler #80!!!
-";
-        let bad = flagged_lines(log);
-        assert_eq!(bad.len(), 5, "{bad:#?}");
-        assert!(bad[0].contains("WARNING: CPU"));
-        assert!(bad[1].contains("BUG:"));
-        assert!(bad[2].contains("stalls"));
-        assert!(bad[3].contains("task stall"));
-        assert!(bad[4].contains("I/O Error"));
-        assert!(flagged_lines("").is_empty());
-    }
-
-    #[test]
-    fn exit_reason_from_stderr() {
-        let err = "\
-scx_fixture_error: scheduler attached
-DEBUG DUMP: scx_bpf_error in ops.dispatch
-error: EXIT: scx_bpf_error (main.bpf.c:26: deliberate error) on CPU 3
-";
-        assert_eq!(
-            exit_reason_line(err).as_deref(),
-            Some("EXIT: scx_bpf_error (main.bpf.c:26: deliberate error) on CPU 3")
-        );
-        assert_eq!(
-            exit_reason_line("runnable task stall (foo[1] failed to run)\n").as_deref(),
-            Some("runnable task stall (foo[1] failed to run)")
-        );
-        assert_eq!(
-            exit_reason_line("EXIT: unregistered from user space\n"),
-            None
-        );
-    }
-
-    #[test]
-    fn tcg_oops_is_pointed_out() {
-        assert!(tcg_hint("Oops: int3 in __schedule").contains("TCG"));
-        assert_eq!(tcg_hint("BUG: something"), "");
+impl Drop for Sched {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

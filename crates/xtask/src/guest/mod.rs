@@ -11,8 +11,10 @@
 //! leaves the earlier ones. Artifacts are kept only for failures.
 
 mod checks;
+pub mod ctl;
 mod demo;
-mod driver;
+pub(crate) mod driver;
+pub(crate) mod kernel_log;
 mod smoke;
 
 use std::fs;
@@ -29,7 +31,11 @@ use crate::plan::{
 use crate::util;
 use checks::run_check;
 use demo::demo;
+// The sysfs helpers and the kernel log filter, also at their old paths.
+#[allow(unused_imports)]
 pub(crate) use driver::{ops, read_trim, state, wait_state, SCX_STATE};
+#[allow(unused_imports)]
+pub(crate) use kernel_log::{exit_reason_line, flagged_lines};
 use smoke::{self_check, smoke};
 
 /// Printed once the agent runs; the host times the boot by it.

@@ -1,17 +1,18 @@
 //! The common smoke scenario every scheduler runs, and the harness self-check
 //! that a fixture must fail it.
 
-use std::fs::{self, File};
-use std::os::unix::process::CommandExt;
+use std::fs::{self};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::driver::{
-    dmesg_clear, dmesg_text, enabled_as, exit_desc, exit_reason_line, flagged_lines,
-    kill_leftovers, last_line_of, ops, spawn_logged, state, tcg_hint, wait_state, ENABLE_TIMEOUT,
-    FORKS, KERNEL_ERROR_REASONS, STOP_TIMEOUT,
+    exit_desc, kill_leftovers, last_line_of, ops, spawn_logged, state, wait_disabled, Launch,
+    Sched, Stdout, STOP_TIMEOUT,
+};
+use super::kernel_log::{
+    dmesg_clear, dmesg_text, exit_reason_line, flagged_lines, tcg_hint, KERNEL_ERROR_REASONS,
 };
 use super::{bin_name, check_dir, fail_result, log_result};
 use crate::plan::{CheckResult, Plan, SchedPlan, Status};
@@ -19,6 +20,9 @@ use crate::util;
 
 // ---------------------------------------------------------------------------
 // the smoke scenario
+
+/// Each fork+exec of /bin/true from the 9p root costs about 70 ms under TCG.
+pub(super) const FORKS: usize = 50;
 
 pub(super) struct StepFail {
     step: &'static str,
@@ -69,17 +73,6 @@ pub(super) fn smoke_steps(
     nr_cpus: usize,
     dir: &Path,
 ) -> Result<(), StepFail> {
-    let bin = bin_name(s);
-    let sched_err = dir.join("sched.err");
-    let last_err = || {
-        let l = last_line_of(&sched_err);
-        if l.is_empty() {
-            "(no stderr output)".to_string()
-        } else {
-            l
-        }
-    };
-
     // preflight: nothing else may be attached, and the kernel log starts empty.
     if state() != "disabled" && !kill_leftovers(plan) {
         return Err(step_err(
@@ -96,70 +89,33 @@ pub(super) fn smoke_steps(
     dmesg_clear().map_err(|e| step_err("preflight", format!("{e:#}")))?;
 
     // load: start it and wait until the kernel reports it enabled under its name.
-    let mut cmd = Command::new(&s.binary);
-    cmd.args(["--stats-interval", "1"])
-        .args(&s.args)
-        .current_dir(dir);
-    let out = File::create(dir.join("sched.out")).map_err(|e| step_err("load", format!("{e}")))?;
-    let err = File::create(&sched_err).map_err(|e| step_err("load", format!("{e}")))?;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| {
-            step_err(
-                "load",
-                format!("failed to start {}: {e}", s.binary.display()),
-            )
-        })?;
-    let pid = child.id();
-    let deadline = Instant::now() + ENABLE_TIMEOUT;
-    loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            return Err(step_err(
-                "load",
-                format!(
-                    "{bin} exited with {} before the kernel enabled it: {}",
-                    exit_desc(util::status_code(&st)),
-                    last_err()
-                ),
-            ));
-        }
-        if enabled_as(&s.ops) {
-            break;
-        }
-        if Instant::now() >= deadline {
-            util::kill_group(pid, libc::SIGKILL);
-            let _ = child.wait();
-            return Err(step_err(
-                "load",
-                format!(
-                    "not enabled within {} s (state `{}`, ops `{}`); last stderr: {}",
-                    ENABLE_TIMEOUT.as_secs(),
-                    state(),
-                    ops(),
-                    last_err()
-                ),
-            ));
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
+    let mut sched = Sched::spawn(&Launch {
+        binary: &s.binary,
+        ops: &s.ops,
+        args: &s.args,
+        stdout: Stdout::File(dir.join("sched.out")),
+        stderr: dir.join("sched.err"),
+        tee_stderr: false,
+        cwd: Some(dir),
+    })
+    .map_err(|e| step_err("load", format!("{e:#}")))?;
+    let bin = sched.bin.clone();
+    sched.wait_enabled().map_err(|e| step_err("load", e))?;
 
     // workload: forks, then a stress-ng CPU + context-switch mix. A scheduler
     // that dies on the way fails the `alive` step at once.
-    let exited = |child: &mut Child| -> Option<StepFail> {
-        let st = child.try_wait().ok()??;
+    let exited = |sched: &mut Sched| -> Option<StepFail> {
+        let st = sched.exited()?;
         Some(step_err(
             "alive",
             format!(
                 "{bin} exited during the workload with {}: {}",
-                exit_desc(util::status_code(&st)),
-                last_err()
+                exit_desc(st),
+                sched.last_err()
             ),
         ))
     };
+
     let workload = (|| -> Result<(), StepFail> {
         for i in 1..=FORKS {
             let mut c = Command::new("/bin/true")
@@ -191,7 +147,7 @@ pub(super) fn smoke_steps(
                     ));
                 }
             }
-            if let Some(f) = exited(&mut child) {
+            if let Some(f) = exited(&mut sched) {
                 return Err(f);
             }
         }
@@ -224,7 +180,7 @@ pub(super) fn smoke_steps(
                     ),
                 ));
             }
-            if let Some(f) = exited(&mut child) {
+            if let Some(f) = exited(&mut sched) {
                 stop_stress(&mut st);
                 return Err(f);
             }
@@ -238,19 +194,13 @@ pub(super) fn smoke_steps(
             thread::sleep(Duration::from_millis(100));
         }
     })();
-    if let Err(f) = workload {
-        util::kill_group(pid, libc::SIGKILL);
-        let _ = child.wait();
-        return Err(f);
-    }
+    workload?;
 
     // alive: the scheduler survived the workload and is still attached.
-    if let Some(f) = exited(&mut child) {
+    if let Some(f) = exited(&mut sched) {
         return Err(f);
     }
-    if !enabled_as(&s.ops) {
-        util::kill_group(pid, libc::SIGKILL);
-        let _ = child.wait();
+    if !sched.attached() {
         return Err(step_err(
             "alive",
             format!(
@@ -262,33 +212,26 @@ pub(super) fn smoke_steps(
     }
 
     // stop: SIGINT must detach it and end the process with status 0.
-    util::kill_pid(pid, libc::SIGINT);
-    let st = match util::wait_timeout(&mut child, STOP_TIMEOUT) {
-        Ok(Some(st)) => st,
-        _ => {
-            util::kill_group(pid, libc::SIGKILL);
-            let _ = child.wait();
-            return Err(step_err(
-                "stop",
-                format!(
-                    "{bin} did not exit within {} s of SIGINT",
-                    STOP_TIMEOUT.as_secs()
-                ),
-            ));
-        }
+    let Some(code) = sched.stop(libc::SIGINT) else {
+        return Err(step_err(
+            "stop",
+            format!(
+                "{bin} did not exit within {} s of SIGINT",
+                STOP_TIMEOUT.as_secs()
+            ),
+        ));
     };
-    let code = util::status_code(&st);
     if code != 0 {
         return Err(step_err(
             "exit-status",
             format!(
                 "{bin} exited with {} after SIGINT: {}",
                 exit_desc(code),
-                last_err()
+                sched.last_err()
             ),
         ));
     }
-    if !wait_state("disabled", Duration::from_secs(5)) {
+    if !wait_disabled() {
         return Err(step_err(
             "state-disabled",
             format!("state reads `{}` after {bin} exited", state()),
