@@ -72,6 +72,9 @@ enum Cmd {
     /// The benchmark agent that runs inside the VM (used by `bench`)
     #[command(hide = true)]
     BenchGuest(bench::agent::AgentArgs),
+    /// The driver's waits for the shell checks (lib.sh), inside the VM
+    #[command(hide = true)]
+    SchedCtl(guest::ctl::CtlArgs),
 }
 
 #[derive(Subcommand)]
@@ -142,6 +145,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Guest(a) => guest::run(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::BenchGuest(a) => bench::agent::run(a),
+        Cmd::SchedCtl(a) => guest::ctl::run(a),
     }
 }
 

@@ -18,6 +18,7 @@ mod model;
 mod parse;
 mod stats;
 mod table;
+mod workloads;
 
 use std::fs;
 use std::path::{Path, PathBuf};
