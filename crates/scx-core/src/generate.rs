@@ -202,7 +202,7 @@ mod tests {
             "slice\\-us",
             "exit\\-dump\\-len",
             "timeout\\-ms",
-            "stats\\-interval",
+            "\\-\\-stats ",
             "partial",
             "verbose",
         ] {
@@ -225,7 +225,7 @@ mod tests {
             assert!(!text.trim().is_empty(), "{kind:?}");
             assert!(text.contains("scx_test"), "{kind:?}");
             assert!(
-                text.contains("slice-us") && text.contains("stats-interval"),
+                text.contains("slice-us") && text.contains("stats-json"),
                 "{kind:?}"
             );
             assert!(

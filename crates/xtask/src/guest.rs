@@ -418,9 +418,7 @@ fn smoke_steps(plan: &Plan, s: &SchedPlan, nr_cpus: usize, dir: &Path) -> Result
 
     // load: start it and wait until the kernel reports it enabled under its name.
     let mut cmd = Command::new(&s.binary);
-    cmd.args(["--stats-interval", "1"])
-        .args(&s.args)
-        .current_dir(dir);
+    cmd.args(["--stats", "1"]).args(&s.args).current_dir(dir);
     let out = File::create(dir.join("sched.out")).map_err(|e| step_err("load", format!("{e}")))?;
     let err = File::create(&sched_err).map_err(|e| step_err("load", format!("{e}")))?;
     let mut child = cmd
@@ -868,13 +866,10 @@ fn demo(plan: &Plan, s: &SchedPlan, nr_cpus: usize) -> DemoSummary {
         return sum;
     }
     let _ = dmesg_clear();
-    eprintln!(
-        "xtask-guest: starting {bin} --stats-interval 1 {}",
-        s.args.join(" ")
-    );
+    eprintln!("xtask-guest: starting {bin} --stats 1 {}", s.args.join(" "));
     // stdout goes straight to the VM's stdout, so the stats show live on the host.
     let spawned = Command::new(&s.binary)
-        .args(["--stats-interval", "1"])
+        .args(["--stats", "1"])
         .args(&s.args)
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
