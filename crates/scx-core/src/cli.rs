@@ -174,6 +174,59 @@ pub fn check_vocabulary(cmd: &Command) -> Result<(), String> {
     Ok(())
 }
 
+/// The suite's schedulers, each with a line on when to use it.
+pub const SUITE: &[(&str, &str)] = &[
+    (
+        "scx_simple",
+        "one shared queue in weighted vtime or FIFO: the baseline, and the template",
+    ),
+    (
+        "scx_qmap",
+        "five weighted FIFOs and every sched_ext feature: a demo and test bed",
+    ),
+    (
+        "scx_central",
+        "one CPU decides for all: keeps the other CPUs free of scheduling work",
+    ),
+    (
+        "scx_pair",
+        "CPU pairs run one cgroup at a time: core scheduling as a policy",
+    ),
+    (
+        "scx_flatcg",
+        "cgroup weights flattened to one level: fair shares between cgroups",
+    ),
+    (
+        "scx_userland",
+        "decisions made by an ordinary process: a user-space scheduling demo",
+    ),
+];
+
+/// The heading of the exit-status table in [`long_help`].
+pub const EXIT_HEADING: &str = "Exit status:";
+
+/// The text after a scheduler's `--help` options (and in its man page): requirements,
+/// the `examples` (command line, what it does), the exit statuses and the suite.
+/// Use as `#[command(after_long_help = scx_core::cli::long_help(&[...]))]`.
+pub fn long_help(examples: &[(&str, &str)]) -> String {
+    let mut s = String::from(
+        "Requirements:\n  root, or CAP_SYS_ADMIN and CAP_BPF; a kernel of 6.16 or newer built with \
+         CONFIG_SCHED_CLASS_EXT (/sys/kernel/sched_ext exists)\n\nExamples:\n",
+    );
+    for (cmd, what) in examples {
+        s.push_str(&format!("  {cmd}\n      {what}\n"));
+    }
+    s.push_str(&format!("\n{EXIT_HEADING}\n"));
+    for (code, meaning) in generate::EXIT_STATUSES {
+        s.push_str(&format!("  {code:>3}  {meaning}\n"));
+    }
+    s.push_str("\nThe suite:\n");
+    for (name, what) in SUITE {
+        s.push_str(&format!("  {name:<13} {what}\n"));
+    }
+    s
+}
+
 /// The option as the user may have typed it: `-S/--stride`, `--stats`.
 fn option_name(arg: Option<&Arg>) -> String {
     let Some(arg) = arg else {
@@ -403,6 +456,23 @@ mod tests {
             check_vocabulary(&Negative::command()).unwrap_err(),
             "--batch lacks allow_negative_numbers"
         );
+    }
+
+    #[test]
+    fn long_help_has_requirements_examples_exit_statuses_and_the_suite() {
+        let text = long_help(&[("scx_test --stats 1", "print stats every second")]);
+        for want in [
+            "CAP_SYS_ADMIN and CAP_BPF",
+            "6.16",
+            "scx_test --stats 1",
+            EXIT_HEADING,
+            "scx_userland",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        for code in [0, 2, 4, 5, 6, 69, 77] {
+            assert!(text.contains(&format!("\n  {code:>3}  ")), "{code}: {text}");
+        }
     }
 
     #[test]

@@ -34,9 +34,21 @@ mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
 
+/// `--help`'s closing text: requirements, examples, exit statuses, the suite.
+fn long_help() -> String {
+    scx_core::cli::long_help(&[
+        ("scx_central", "CPU 0 decides for every CPU"),
+        (
+            "scx_central -c 2 -s 5000 --stats 1",
+            "CPU 2 decides, 5 ms slices, stats every second",
+        ),
+        ("scx_central --stats 5 --stats-json", "JSON stats every 5 s"),
+    ])
+}
+
 /// A sched_ext scheduler: one central CPU makes every scheduling decision.
 #[derive(Parser, Debug)]
-#[command(name = "scx_central", version = scx_core::VERSION)]
+#[command(name = "scx_central", version = scx_core::VERSION, after_long_help = long_help())]
 struct Opts {
     /// Time slice in microseconds: how long a task may run while others wait
     /// (checked every millisecond)

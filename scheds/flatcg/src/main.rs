@@ -26,10 +26,22 @@ mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
 
+/// `--help`'s closing text: requirements, examples, exit statuses, the suite.
+fn long_help() -> String {
+    scx_core::cli::long_help(&[
+        ("scx_flatcg", "cgroup weights flattened, quiet"),
+        ("scx_flatcg -i 2", "the same, stats every 2 s"),
+        (
+            "scx_flatcg -f -s 5000 --stats 1 --stats-json",
+            "FIFO inside cgroups, 5 ms slices, JSON stats",
+        ),
+    ])
+}
+
 /// A sched_ext scheduler that flattens the cgroup hierarchy: hierarchical cgroup weights,
 /// one level of scheduling.
 #[derive(Parser, Debug)]
-#[command(name = "scx_flatcg", version = scx_core::VERSION)]
+#[command(name = "scx_flatcg", version = scx_core::VERSION, after_long_help = long_help())]
 struct Opts {
     /// Cgroup slice in microseconds: how long a CPU stays on one cgroup (also the task slice)
     #[arg(short, long, default_value_t = 20_000, allow_negative_numbers = true, value_parser = scx_core::cli::slice_us())]

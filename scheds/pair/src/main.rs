@@ -33,6 +33,21 @@ mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
 
+/// `--help`'s closing text: requirements, examples, exit statuses, the suite.
+fn long_help() -> String {
+    scx_core::cli::long_help(&[
+        ("scx_pair", "pair CPU i with i + nr_cpu_ids / 2"),
+        (
+            "scx_pair --smt --stats 1",
+            "pair SMT siblings, stats every second",
+        ),
+        (
+            "scx_pair -S 1 --max-cgroups 256",
+            "pair neighbours, track at most 256 cgroups",
+        ),
+    ])
+}
+
 /// The BPF side's limits (MAX_CPUS and MAX_CGRPS in main.bpf.c).
 const MAX_CPUS: usize = 1024;
 const MAX_CGROUPS: u32 = 4096;
@@ -40,7 +55,7 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// A sched_ext scheduler: the two CPUs of a pair only ever run tasks of one cgroup at a time.
 #[derive(Parser, Debug)]
-#[command(name = "scx_pair", version = scx_core::VERSION)]
+#[command(name = "scx_pair", version = scx_core::VERSION, after_long_help = long_help())]
 struct Opts {
     /// Pair CPU i with CPU (i + STRIDE) mod nr_cpu_ids [default: nr_cpu_ids / 2]
     #[arg(short = 'S', long, value_name = "STRIDE", allow_negative_numbers = true,

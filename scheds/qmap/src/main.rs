@@ -28,10 +28,28 @@ mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
 
+/// `--help`'s closing text: requirements, examples, exit statuses, the suite.
+fn long_help() -> String {
+    scx_core::cli::long_help(&[
+        (
+            "scx_qmap --stats 1",
+            "the five FIFOs, a stats line every second",
+        ),
+        (
+            "scx_qmap -H -P --stats 2",
+            "boost nice -20 tasks, show the shared DSQ",
+        ),
+        (
+            "scx_qmap -e 100",
+            "test: end with scx_bpf_error() after 100 enqueues (status 5)",
+        ),
+    ])
+}
+
 /// A sched_ext scheduler: five BPF FIFOs, a demonstration of the sched_ext feature set.
 /// Its watchdog timeout is 5 s unless --timeout-ms says otherwise.
 #[derive(Parser, Debug)]
-#[command(name = "scx_qmap", version = scx_core::VERSION)]
+#[command(name = "scx_qmap", version = scx_core::VERSION, after_long_help = long_help())]
 struct Opts {
     /// Time slice in microseconds
     #[arg(short, long, default_value_t = 20_000, allow_negative_numbers = true, value_parser = scx_core::cli::slice_us())]

@@ -23,9 +23,27 @@ mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
 
+/// `--help`'s closing text: requirements, examples, exit statuses, the suite.
+fn long_help() -> String {
+    scx_core::cli::long_help(&[
+        (
+            "scx_simple",
+            "weighted virtual time, quiet; stop with Ctrl-C",
+        ),
+        (
+            "scx_simple -f -s 5000 --stats 1",
+            "FIFO with 5 ms slices, a stats line every second",
+        ),
+        (
+            "scx_simple -p --stats 10 --stats-json",
+            "only SCHED_EXT tasks, JSON stats every 10 s",
+        ),
+    ])
+}
+
 /// A sched_ext scheduler: one shared queue in weighted virtual time (default) or FIFO order.
 #[derive(Parser, Debug)]
-#[command(name = "scx_simple", version = scx_core::VERSION)]
+#[command(name = "scx_simple", version = scx_core::VERSION, after_long_help = long_help())]
 struct Opts {
     /// Schedule in FIFO order instead of weighted virtual time
     #[arg(short, long)]

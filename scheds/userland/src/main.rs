@@ -40,9 +40,21 @@ mod bpf {
 
 type Bss = bpf::types::bss;
 
+/// `--help`'s closing text: requirements, examples, exit statuses, the suite.
+fn long_help() -> String {
+    scx_core::cli::long_help(&[
+        ("scx_userland", "user-space vruntime scheduling"),
+        (
+            "scx_userland -b 16 --stats 1",
+            "send 16 tasks ahead, stats every second",
+        ),
+        ("scx_userland -p", "only SCHED_EXT tasks"),
+    ])
+}
+
 /// A sched_ext scheduler whose decisions are made in user space by a vruntime scheduler.
 #[derive(Parser, Debug)]
-#[command(name = "scx_userland", version = scx_core::VERSION)]
+#[command(name = "scx_userland", version = scx_core::VERSION, after_long_help = long_help())]
 struct Opts {
     /// Tasks the user-space scheduler sends ahead of what the CPUs have taken
     #[arg(short, long, default_value_t = 8, allow_negative_numbers = true, value_parser = scx_core::cli::whole::<u32>(1, 1024))]
