@@ -73,7 +73,7 @@ prevented() {
 
 # 1. The defaults file's scheduler, found by name, with flags.
 grep -qx 'SCX_SCHEDULER=scx_simple' "$defaults" || fail "the staged defaults file does not name scx_simple"
-"${service_env[@]}" SCX_FLAGS="-f --stats-interval 0.5" bash -c "$exec_start" \
+"${service_env[@]}" SCX_FLAGS="-f --stats 0.5" bash -c "$exec_start" \
 	>"$SCX_OUT/service.out" 2>"$SCX_OUT/service.err" &
 pid=$!
 deadline=$((SECONDS + 30))

@@ -73,3 +73,13 @@ pub fn assert_refused_without_sched_ext(bin: &str, args: &[&str]) -> bool {
     );
     true
 }
+
+/// `O`'s parser refuses `args` (the program name first) with status 2 and one line
+/// that contains `expect` (the option and its range), before anything is loaded.
+pub fn assert_refused<O: clap::Parser + std::fmt::Debug>(args: &[&str], expect: &str) {
+    let err = O::try_parse_from(args).expect_err(&format!("{args:?} was accepted"));
+    let text = err.to_string();
+    assert_eq!(err.exit_code(), 2, "{args:?}: {text}");
+    assert_eq!(text.trim_end().lines().count(), 1, "{args:?}: {text}");
+    assert!(text.contains(expect), "{args:?}: {text} lacks {expect}");
+}

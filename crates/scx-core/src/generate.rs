@@ -30,7 +30,7 @@ pub enum Generate {
 const MAN_SECTION: &str = "8";
 
 /// Each exit status with what it means, as in `docs/architecture.md`.
-const EXIT_STATUSES: &[(u8, &str)] = &[
+pub(crate) const EXIT_STATUSES: &[(u8, &str)] = &[
     (
         status::OK,
         "detached on request (SIGINT or SIGTERM), or unregistered without error",
@@ -108,7 +108,10 @@ fn without_hidden_args(cmd: Command) -> Command {
 /// a service manager and an operator need to know. No date, so builds are reproducible.
 fn man_page(cmd: Command) -> Result<Vec<u8>> {
     let name = cmd.get_name().to_string();
-    let has_extra = cmd.get_after_long_help().or(cmd.get_after_help()).is_some();
+    let extra = cmd.get_after_long_help().or(cmd.get_after_help());
+    let has_extra = extra.is_some();
+    // The suite's long help (cli::long_help) already holds the exit statuses.
+    let own_exit_table = !extra.is_some_and(|t| t.to_string().contains(crate::cli::EXIT_HEADING));
     let man = clap_mangen::Man::new(cmd);
     // The title line is written here: clap_mangen leaves an empty date out of `.TH`
     // altogether, which shifts the source and manual into the wrong fields.
@@ -126,7 +129,9 @@ fn man_page(cmd: Command) -> Result<Vec<u8>> {
         if has_extra {
             man.render_extra_section(buf)?;
         }
-        buf.extend_from_slice(exit_status_section().as_bytes());
+        if own_exit_table {
+            buf.extend_from_slice(exit_status_section().as_bytes());
+        }
         buf.extend_from_slice(see_also_section(&name).as_bytes());
         man.render_version_section(buf)
     };
@@ -202,7 +207,7 @@ mod tests {
             "slice\\-us",
             "exit\\-dump\\-len",
             "timeout\\-ms",
-            "stats\\-interval",
+            "\\-\\-stats ",
             "partial",
             "verbose",
         ] {
@@ -225,7 +230,7 @@ mod tests {
             assert!(!text.trim().is_empty(), "{kind:?}");
             assert!(text.contains("scx_test"), "{kind:?}");
             assert!(
-                text.contains("slice-us") && text.contains("stats-interval"),
+                text.contains("slice-us") && text.contains("stats-json"),
                 "{kind:?}"
             );
             assert!(

@@ -33,6 +33,10 @@ pub trait Scheduler {
 
     /// Collects this interval's stats.
     fn stats(&mut self) -> Result<Self::Stats>;
+
+    /// Called about once a second whether or not stats are printed: the place for
+    /// warnings about what the BPF side saw (they must not depend on `--stats`).
+    fn watch(&mut self) {}
 }
 
 /// A loaded, attached scheduler. Dropping it detaches the scheduler.
@@ -184,6 +188,7 @@ impl<T: Serialize + Display> Attached<'_, T> {
             if read_exit_info(self.sched.object())?.is_some() {
                 break;
             }
+            self.sched.watch();
             let now = Instant::now();
             if let (Some(at), Some(p)) = (next_stats, period) {
                 if now >= at {

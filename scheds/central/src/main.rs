@@ -19,6 +19,10 @@ use scx_core::topology::format_cpulist;
 use scx_core::{Attached, CommonOpts, Topology};
 use serde::Serialize;
 
+/// The largest CPU number a kernel can have (x86-64 NR_CPUS at most 8192); whether
+/// the CPU is online is checked when the scheduler starts.
+const NR_CPUS_MAX: i64 = 8191;
+
 #[allow(
     clippy::all,
     unused_imports,
@@ -30,17 +34,30 @@ mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
 
+/// `--help`'s closing text: requirements, examples, exit statuses, the suite.
+fn long_help() -> String {
+    scx_core::cli::long_help(&[
+        ("scx_central", "CPU 0 decides for every CPU"),
+        (
+            "scx_central -c 2 -s 5000 --stats 1",
+            "CPU 2 decides, 5 ms slices, stats every second",
+        ),
+        ("scx_central --stats 5 --stats-json", "JSON stats every 5 s"),
+    ])
+}
+
 /// A sched_ext scheduler: one central CPU makes every scheduling decision.
 #[derive(Parser, Debug)]
-#[command(name = "scx_central", version = scx_core::VERSION)]
+#[command(name = "scx_central", version = scx_core::VERSION, after_long_help = long_help())]
 struct Opts {
     /// Time slice in microseconds: how long a task may run while others wait
     /// (checked every millisecond)
-    #[arg(short, long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1_000..=10_000_000))]
+    #[arg(short, long, default_value_t = 20_000, allow_negative_numbers = true, value_parser = scx_core::cli::slice_us())]
     slice_us: u64,
 
     /// The CPU that makes every scheduling decision; must be online
-    #[arg(short = 'c', long, value_name = "CPU", default_value_t = 0)]
+    #[arg(short = 'c', long, value_name = "CPU", default_value_t = 0,
+          allow_negative_numbers = true, value_parser = scx_core::cli::whole::<u32>(0, NR_CPUS_MAX))]
     central_cpu: u32,
 
     #[command(flatten)]
@@ -262,16 +279,49 @@ mod tests {
     }
 
     #[test]
+    fn options_follow_the_suite_vocabulary() {
+        scx_core::cli::check_vocabulary(&Opts::command()).unwrap();
+    }
+
+    #[test]
+    fn bad_numbers_name_the_option_and_its_range() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["-c", "99999"],
+                "-c/--central-cpu takes a whole number from 0 to 8191",
+            ),
+            (
+                &["-c", "-1"],
+                "-c/--central-cpu takes a whole number from 0 to 8191",
+            ),
+            (
+                &["-s", "999"],
+                "-s/--slice-us takes a whole number from 1000 to 1000000",
+            ),
+            (
+                &["--stats", "-2"],
+                "--stats takes a number of seconds from 0.1 to 3600",
+            ),
+        ];
+        for (args, expect) in cases {
+            let argv: Vec<&str> = std::iter::once("scx_central")
+                .chain(args.iter().copied())
+                .collect();
+            scx_core::cli_test::assert_refused::<Opts>(&argv, expect);
+        }
+    }
+
+    #[test]
     fn options_parse_and_are_checked() {
         let o = Opts::try_parse_from(["scx_central"]).unwrap();
         assert_eq!((o.slice_us, o.central_cpu), (20_000, 0));
         let o =
-            Opts::try_parse_from(["scx_central", "-s", "5000", "-c", "2", "--stats-json"]).unwrap();
-        assert_eq!((o.slice_us, o.central_cpu), (5000, 2));
+            Opts::try_parse_from(["scx_central", "-s", "5000", "-c", "0", "--stats-json"]).unwrap();
+        assert_eq!((o.slice_us, o.central_cpu), (5000, 0));
         assert!(o.common.stats_json);
-        let o = Opts::try_parse_from(["scx_central", "--slice-us", "1000", "--central-cpu", "7"])
+        let o = Opts::try_parse_from(["scx_central", "--slice-us", "1000", "--central-cpu", "1"])
             .unwrap();
-        assert_eq!((o.slice_us, o.central_cpu), (1000, 7));
+        assert_eq!((o.slice_us, o.central_cpu), (1000, 1));
         for bad in [
             &["-s", "999"][..],
             &["-s", "10000001"],

@@ -26,17 +26,30 @@ mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
 
+/// `--help`'s closing text: requirements, examples, exit statuses, the suite.
+fn long_help() -> String {
+    scx_core::cli::long_help(&[
+        ("scx_flatcg", "cgroup weights flattened, quiet"),
+        ("scx_flatcg -i 2", "the same, stats every 2 s"),
+        (
+            "scx_flatcg -f -s 5000 --stats 1 --stats-json",
+            "FIFO inside cgroups, 5 ms slices, JSON stats",
+        ),
+    ])
+}
+
 /// A sched_ext scheduler that flattens the cgroup hierarchy: hierarchical cgroup weights,
 /// one level of scheduling.
 #[derive(Parser, Debug)]
-#[command(name = "scx_flatcg", version = scx_core::VERSION)]
+#[command(name = "scx_flatcg", version = scx_core::VERSION, after_long_help = long_help())]
 struct Opts {
     /// Cgroup slice in microseconds: how long a CPU stays on one cgroup (also the task slice)
-    #[arg(short, long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    #[arg(short, long, default_value_t = 20_000, allow_negative_numbers = true, value_parser = scx_core::cli::slice_us())]
     slice_us: u64,
 
-    /// Seconds between two stats reports (the same as --stats-interval; 0 turns them off)
-    #[arg(short, long, value_name = "SECS", conflicts_with = "stats_interval", value_parser = parse_secs)]
+    /// Print stats every SECS seconds (the same as --stats)
+    #[arg(short, long, value_name = "SECS", conflicts_with = "stats", allow_negative_numbers = true,
+          value_parser = scx_core::cli::stats_secs())]
     interval: Option<f64>,
 
     /// Run the tasks inside a cgroup in FIFO order instead of weighted virtual time
@@ -45,16 +58,6 @@ struct Opts {
 
     #[command(flatten)]
     common: CommonOpts,
-}
-
-fn parse_secs(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
-    if !(0.0..=3600.0).contains(&v) {
-        return Err(format!("{v} is outside 0 to 3600 seconds"));
-    }
-    Ok(v)
 }
 
 /// The BPF side's counters, in the order of `enum fcg_stat_idx`.
@@ -243,7 +246,7 @@ fn main() -> std::process::ExitCode {
     let opts: Opts = scx_core::cli::parse();
     let mut common = opts.common.clone();
     if let Some(secs) = opts.interval {
-        common.stats_interval = secs;
+        common.stats = secs;
     }
     scx_core::run(&common, |storage| Scheduler::init(&opts, storage))
 }
@@ -256,6 +259,39 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Opts::command().debug_assert();
+    }
+
+    #[test]
+    fn options_follow_the_suite_vocabulary() {
+        scx_core::cli::check_vocabulary(&Opts::command()).unwrap();
+    }
+
+    #[test]
+    fn bad_numbers_name_the_option_and_its_range() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["-s", "0"],
+                "-s/--slice-us takes a whole number from 1000 to 1000000",
+            ),
+            (
+                &["-i", "-1"],
+                "-i/--interval takes a number of seconds from 0.1 to 3600",
+            ),
+            (
+                &["-i", "4000"],
+                "-i/--interval takes a number of seconds from 0.1 to 3600",
+            ),
+            (
+                &["--stats", "0.01"],
+                "--stats takes a number of seconds from 0.1 to 3600",
+            ),
+        ];
+        for (args, expect) in cases {
+            let argv: Vec<&str> = std::iter::once("scx_flatcg")
+                .chain(args.iter().copied())
+                .collect();
+            scx_core::cli_test::assert_refused::<Opts>(&argv, expect);
+        }
     }
 
     #[test]

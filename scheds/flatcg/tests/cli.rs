@@ -15,7 +15,7 @@ fn help_and_version_exit_zero() {
             "--interval",
             "--fifo",
             "--timeout-ms",
-            "--stats-interval",
+            "--stats",
         ],
     );
 }

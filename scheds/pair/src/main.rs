@@ -33,6 +33,21 @@ mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
 
+/// `--help`'s closing text: requirements, examples, exit statuses, the suite.
+fn long_help() -> String {
+    scx_core::cli::long_help(&[
+        ("scx_pair", "pair CPU i with i + nr_cpu_ids / 2"),
+        (
+            "scx_pair --smt --stats 1",
+            "pair SMT siblings, stats every second",
+        ),
+        (
+            "scx_pair -S 1 --max-cgroups 256",
+            "pair neighbours, track at most 256 cgroups",
+        ),
+    ])
+}
+
 /// The BPF side's limits (MAX_CPUS and MAX_CGRPS in main.bpf.c).
 const MAX_CPUS: usize = 1024;
 const MAX_CGROUPS: u32 = 4096;
@@ -40,10 +55,11 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// A sched_ext scheduler: the two CPUs of a pair only ever run tasks of one cgroup at a time.
 #[derive(Parser, Debug)]
-#[command(name = "scx_pair", version = scx_core::VERSION)]
+#[command(name = "scx_pair", version = scx_core::VERSION, after_long_help = long_help())]
 struct Opts {
     /// Pair CPU i with CPU (i + STRIDE) mod nr_cpu_ids [default: nr_cpu_ids / 2]
-    #[arg(short = 'S', long, value_name = "STRIDE")]
+    #[arg(short = 'S', long, value_name = "STRIDE", allow_negative_numbers = true,
+          value_parser = scx_core::cli::whole::<usize>(1, MAX_CPUS as i64 - 1))]
     stride: Option<usize>,
 
     /// Pair real SMT siblings, read from the CPU topology, instead of using a stride
@@ -52,7 +68,7 @@ struct Opts {
 
     /// How many cgroups can be tracked; creating one more fails with EBUSY (at most 4096)
     #[arg(long, value_name = "N", default_value_t = MAX_CGROUPS,
-          value_parser = clap::value_parser!(u32).range(1..=MAX_CGROUPS as i64))]
+          allow_negative_numbers = true, value_parser = scx_core::cli::whole::<u32>(1, MAX_CGROUPS as i64))]
     max_cgroups: u32,
 
     #[command(flatten)]
@@ -268,14 +284,10 @@ impl scx_core::Scheduler for Scheduler<'_> {
         self.skel.object()
     }
 
-    fn stats(&mut self) -> Result<Stats> {
-        let c = scx_core::percpu_sum(&self.skel.maps.stats, 12)?;
-        let bss = self
-            .skel
-            .maps
-            .bss_data
-            .as_deref()
-            .context("the BPF object has no .bss")?;
+    fn watch(&mut self) {
+        let Some(bss) = self.skel.maps.bss_data.as_deref() else {
+            return;
+        };
         if bss.nr_refused > self.refused_seen {
             log::warn!(
                 "{} cgroup creation(s) refused with EBUSY: scx_pair tracks at most {} cgroups",
@@ -284,6 +296,16 @@ impl scx_core::Scheduler for Scheduler<'_> {
             );
             self.refused_seen = bss.nr_refused;
         }
+    }
+
+    fn stats(&mut self) -> Result<Stats> {
+        let c = scx_core::percpu_sum(&self.skel.maps.stats, 12)?;
+        let bss = self
+            .skel
+            .maps
+            .bss_data
+            .as_deref()
+            .context("the BPF object has no .bss")?;
         Ok(Stats {
             total: c[0],
             dispatched: c[1],
@@ -316,6 +338,39 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Opts::command().debug_assert();
+    }
+
+    #[test]
+    fn options_follow_the_suite_vocabulary() {
+        scx_core::cli::check_vocabulary(&Opts::command()).unwrap();
+    }
+
+    #[test]
+    fn bad_numbers_name_the_option_and_its_range() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["-S", "-2"],
+                "-S/--stride takes a whole number from 1 to 1023",
+            ),
+            (
+                &["-S", "0"],
+                "-S/--stride takes a whole number from 1 to 1023",
+            ),
+            (
+                &["--max-cgroups", "4097"],
+                "--max-cgroups takes a whole number from 1 to 4096",
+            ),
+            (
+                &["--stats", "3601"],
+                "--stats takes a number of seconds from 0.1 to 3600",
+            ),
+        ];
+        for (args, expect) in cases {
+            let argv: Vec<&str> = std::iter::once("scx_pair")
+                .chain(args.iter().copied())
+                .collect();
+            scx_core::cli_test::assert_refused::<Opts>(&argv, expect);
+        }
     }
 
     #[test]

@@ -55,7 +55,10 @@ fn bad_options_are_usage_errors() {
 #[test]
 fn self_pairing_is_refused_before_loading() {
     let n = host_cpus();
-    assert_refused(&["-S", "0"], "itself");
+    assert_refused(
+        &["-S", "0"],
+        "-S/--stride takes a whole number from 1 to 1023",
+    );
     assert_refused(
         &["-S", &n.to_string()],
         if n.is_multiple_of(2) {

@@ -14,6 +14,9 @@ use libbpf_rs::{Link, Object, OpenObject};
 use scx_core::{compat, Attached, CommonOpts};
 use serde::Serialize;
 
+/// The kernel's largest possible process id (PID_MAX_LIMIT on 64-bit).
+const PID_MAX_LIMIT: i64 = 4_194_304;
+
 #[allow(
     clippy::all,
     unused_imports,
@@ -25,33 +28,51 @@ mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
 
+/// `--help`'s closing text: requirements, examples, exit statuses, the suite.
+fn long_help() -> String {
+    scx_core::cli::long_help(&[
+        (
+            "scx_qmap --stats 1",
+            "the five FIFOs, a stats line every second",
+        ),
+        (
+            "scx_qmap -H -P --stats 2",
+            "boost nice -20 tasks, show the shared DSQ",
+        ),
+        (
+            "scx_qmap -e 100",
+            "test: end with scx_bpf_error() after 100 enqueues (status 5)",
+        ),
+    ])
+}
+
 /// A sched_ext scheduler: five BPF FIFOs, a demonstration of the sched_ext feature set.
 /// Its watchdog timeout is 5 s unless --timeout-ms says otherwise.
 #[derive(Parser, Debug)]
-#[command(name = "scx_qmap", version = scx_core::VERSION)]
+#[command(name = "scx_qmap", version = scx_core::VERSION, after_long_help = long_help())]
 struct Opts {
     /// Time slice in microseconds
-    #[arg(short, long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    #[arg(short, long, default_value_t = 20_000, allow_negative_numbers = true, value_parser = scx_core::cli::slice_us())]
     slice_us: u64,
 
     /// Test: call scx_bpf_error() after N enqueues
-    #[arg(short = 'e', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(short = 'e', long, value_name = "N", allow_negative_numbers = true, value_parser = scx_core::cli::whole::<u32>(1, u32::MAX as i64))]
     error_after: Option<u32>,
 
     /// Test: stall every Nth user thread (never dispatch it)
-    #[arg(short = 't', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(short = 't', long, value_name = "N", allow_negative_numbers = true, value_parser = scx_core::cli::whole::<u32>(1, u32::MAX as i64))]
     stall_user_nth: Option<u32>,
 
     /// Test: stall every Nth kernel thread
-    #[arg(short = 'T', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(short = 'T', long, value_name = "N", allow_negative_numbers = true, value_parser = scx_core::cli::whole::<u32>(1, u32::MAX as i64))]
     stall_kernel_nth: Option<u32>,
 
     /// Test: make ops.dispatch() loop forever after N dispatches
-    #[arg(short = 'l', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(short = 'l', long, value_name = "N", allow_negative_numbers = true, value_parser = scx_core::cli::whole::<u32>(1, u32::MAX as i64))]
     dispatch_loop_after: Option<u32>,
 
     /// Tasks moved from the FIFOs by one ops.dispatch() call
-    #[arg(short = 'b', long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=32))]
+    #[arg(short = 'b', long, value_name = "N", default_value_t = 1, allow_negative_numbers = true, value_parser = scx_core::cli::whole::<u32>(1, 32))]
     batch: u32,
 
     /// Print the length and the head of the shared DSQ with each stats report
@@ -62,30 +83,22 @@ struct Opts {
     #[arg(short = 'H', long)]
     highpri_boost: bool,
 
-    /// Keep the process PID out of sched_ext; -1 means this process
-    #[arg(short = 'd', long, value_name = "PID", allow_negative_numbers = true, value_parser = parse_pid)]
+    /// Keep the process PID out of sched_ext; -1 means this process, 0 none
+    #[arg(short = 'd', long, value_name = "PID", allow_negative_numbers = true,
+          value_parser = scx_core::cli::whole::<i32>(-1, PID_MAX_LIMIT))]
     disallow: Option<i32>,
 
     /// Size in bytes of the debug dump kept on an error exit (as --exit-dump-len)
     #[arg(short = 'D', long, value_name = "LEN", conflicts_with = "exit_dump_len",
-          value_parser = clap::value_parser!(u32).range(1024..=(1 << 24)))]
+          allow_negative_numbers = true, value_parser = scx_core::cli::whole::<u32>(1024, 1 << 24))]
     dump_len: Option<u32>,
 
-    /// Leave qmap's own lines out of the debug dump
-    #[arg(short = 'S', long)]
+    /// Leave qmap's own lines out of the debug dump (no short option: -S is pair's stride)
+    #[arg(long)]
     suppress_dump: bool,
 
     #[command(flatten)]
     common: CommonOpts,
-}
-
-fn parse_pid(s: &str) -> Result<i32, String> {
-    match s.parse::<i32>() {
-        Ok(pid) if pid == -1 || pid > 0 => Ok(pid),
-        _ => Err(format!(
-            "'{s}' is not a process id (a positive number, or -1 for this process)"
-        )),
-    }
 }
 
 /// CPU performance levels, in units of 1/1024 of the fastest (`SCX_CPUPERF_ONE`).
@@ -366,10 +379,66 @@ mod tests {
     }
 
     #[test]
+    fn options_follow_the_suite_vocabulary() {
+        scx_core::cli::check_vocabulary(&Opts::command()).unwrap();
+    }
+
+    #[test]
+    fn bad_numbers_name_the_option_and_its_range() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--stats", "0.01"],
+                "--stats takes a number of seconds from 0.1 to 3600",
+            ),
+            (
+                &["-b", "-1"],
+                "-b/--batch takes a whole number from 1 to 32",
+            ),
+            (
+                &["-d", "-2"],
+                "-d/--disallow takes a whole number from -1 to 4194304",
+            ),
+            (
+                &["-D", "100"],
+                "-D/--dump-len takes a whole number from 1024 to 16777216",
+            ),
+            (
+                &["-e", "0"],
+                "-e/--error-after takes a whole number from 1 to 4294967295",
+            ),
+        ];
+        for (args, expect) in cases {
+            let argv: Vec<&str> = std::iter::once("scx_qmap")
+                .chain(args.iter().copied())
+                .collect();
+            scx_core::cli_test::assert_refused::<Opts>(&argv, expect);
+        }
+    }
+
+    #[test]
     fn kernel_example_flags_parse() {
         let o = Opts::try_parse_from([
-            "scx_qmap", "-s", "5000", "-e", "100", "-t", "20", "-T", "3", "-l", "1000", "-b", "4",
-            "-P", "-H", "-d", "-1", "-D", "65536", "-S", "-p",
+            "scx_qmap",
+            "-s",
+            "5000",
+            "-e",
+            "100",
+            "-t",
+            "20",
+            "-T",
+            "3",
+            "-l",
+            "1000",
+            "-b",
+            "4",
+            "-P",
+            "-H",
+            "-d",
+            "-1",
+            "-D",
+            "65536",
+            "--suppress-dump",
+            "-p",
         ])
         .unwrap();
         assert_eq!(o.slice_us, 5000);
@@ -385,8 +454,8 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         for args in [
-            &["-d", "0"][..],
-            &["-d", "-2"],
+            &["-d", "-2"][..],
+            &["-S"],
             &["-b", "0"],
             &["-b", "33"],
             &["-e", "0"],

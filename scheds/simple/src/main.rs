@@ -23,16 +23,34 @@ mod bpf {
     include!(concat!(env!("OUT_DIR"), "/bpf_skel.rs"));
 }
 
+/// `--help`'s closing text: requirements, examples, exit statuses, the suite.
+fn long_help() -> String {
+    scx_core::cli::long_help(&[
+        (
+            "scx_simple",
+            "weighted virtual time, quiet; stop with Ctrl-C",
+        ),
+        (
+            "scx_simple -f -s 5000 --stats 1",
+            "FIFO with 5 ms slices, a stats line every second",
+        ),
+        (
+            "scx_simple -p --stats 10 --stats-json",
+            "only SCHED_EXT tasks, JSON stats every 10 s",
+        ),
+    ])
+}
+
 /// A sched_ext scheduler: one shared queue in weighted virtual time (default) or FIFO order.
 #[derive(Parser, Debug)]
-#[command(name = "scx_simple", version = scx_core::VERSION)]
+#[command(name = "scx_simple", version = scx_core::VERSION, after_long_help = long_help())]
 struct Opts {
     /// Schedule in FIFO order instead of weighted virtual time
     #[arg(short, long)]
     fifo: bool,
 
-    /// Time slice in microseconds
-    #[arg(short, long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    /// Time slice in microseconds (1000 to 1000000)
+    #[arg(short, long, default_value_t = 20_000, allow_negative_numbers = true, value_parser = scx_core::cli::slice_us())]
     slice_us: u64,
 
     #[command(flatten)]
@@ -125,6 +143,39 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Opts::command().debug_assert();
+    }
+
+    #[test]
+    fn options_follow_the_suite_vocabulary() {
+        scx_core::cli::check_vocabulary(&Opts::command()).unwrap();
+    }
+
+    #[test]
+    fn bad_numbers_name_the_option_and_its_range() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["-s", "-2"],
+                "-s/--slice-us takes a whole number from 1000 to 1000000",
+            ),
+            (
+                &["--slice-us", "1000001"],
+                "-s/--slice-us takes a whole number from 1000 to 1000000",
+            ),
+            (
+                &["--stats", "0.01"],
+                "--stats takes a number of seconds from 0.1 to 3600",
+            ),
+            (
+                &["--timeout-ms", "-1"],
+                "--timeout-ms takes a whole number from 1 to 30000",
+            ),
+        ];
+        for (args, expect) in cases {
+            let argv: Vec<&str> = std::iter::once("scx_simple")
+                .chain(args.iter().copied())
+                .collect();
+            scx_core::cli_test::assert_refused::<Opts>(&argv, expect);
+        }
     }
 
     #[test]

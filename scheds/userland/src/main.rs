@@ -40,12 +40,24 @@ mod bpf {
 
 type Bss = bpf::types::bss;
 
+/// `--help`'s closing text: requirements, examples, exit statuses, the suite.
+fn long_help() -> String {
+    scx_core::cli::long_help(&[
+        ("scx_userland", "user-space vruntime scheduling"),
+        (
+            "scx_userland -b 16 --stats 1",
+            "send 16 tasks ahead, stats every second",
+        ),
+        ("scx_userland -p", "only SCHED_EXT tasks"),
+    ])
+}
+
 /// A sched_ext scheduler whose decisions are made in user space by a vruntime scheduler.
 #[derive(Parser, Debug)]
-#[command(name = "scx_userland", version = scx_core::VERSION)]
+#[command(name = "scx_userland", version = scx_core::VERSION, after_long_help = long_help())]
 struct Opts {
     /// Tasks the user-space scheduler sends ahead of what the CPUs have taken
-    #[arg(short, long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(short, long, default_value_t = 8, allow_negative_numbers = true, value_parser = scx_core::cli::whole::<u32>(1, 1024))]
     batch: u32,
 
     #[command(flatten)]
@@ -237,6 +249,39 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Opts::command().debug_assert();
+    }
+
+    #[test]
+    fn options_follow_the_suite_vocabulary() {
+        scx_core::cli::check_vocabulary(&Opts::command()).unwrap();
+    }
+
+    #[test]
+    fn bad_numbers_name_the_option_and_its_range() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["-b", "0"],
+                "-b/--batch takes a whole number from 1 to 1024",
+            ),
+            (
+                &["-b", "-3"],
+                "-b/--batch takes a whole number from 1 to 1024",
+            ),
+            (
+                &["--exit-dump-len", "-1"],
+                "--exit-dump-len takes a whole number from 1024 to 16777216",
+            ),
+            (
+                &["--stats", "0.05"],
+                "--stats takes a number of seconds from 0.1 to 3600",
+            ),
+        ];
+        for (args, expect) in cases {
+            let argv: Vec<&str> = std::iter::once("scx_userland")
+                .chain(args.iter().copied())
+                .collect();
+            scx_core::cli_test::assert_refused::<Opts>(&argv, expect);
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The benchmark agent: `xtask bench-guest --plan FILE`, run as root in the VM.
 //!
 //! For the kernel's default scheduler (nothing loaded) and then each scheduler
-//! of the plan: load it (`--stats-interval 1 --stats-json`, defaults
+//! of the plan: load it (`--stats 1 --stats-json`, defaults
 //! otherwise), confirm the kernel enabled it under its name, run every
 //! workload `reps` times (interleaved, so slow drift spreads over all of
 //! them), checking after each sample that it is still the one enabled, take

@@ -33,7 +33,7 @@ pub(crate) const DISABLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often the waits look at the kernel's state.
 const POLL: Duration = Duration::from_millis(100);
 /// The stats options every run of a scheduler gets.
-pub(crate) const STATS_ARGS: &[&str] = &["--stats-interval", "1"];
+pub(crate) const STATS_ARGS: &[&str] = &["--stats", "1"];
 
 // ---------------------------------------------------------------------------
 // sysfs and process helpers

@@ -22,7 +22,7 @@ online=/sys/devices/system/cpu/cpu$cpu/online
 [ -w "$online" ] || skip "CPU $cpu cannot be taken offline here"
 
 # shellcheck disable=SC2086 # FAULT_OPTS is a list of options
-sched_start -p $FAULT_OPTS --stats-json --stats-interval 0.5
+sched_start -p $FAULT_OPTS --stats-json --stats 0.5
 pid=$SCHED_PID
 run_ext stress-ng --cpu 2 --timeout 600 >/dev/null 2>"$SCX_OUT/hog.err" &
 hog=$!

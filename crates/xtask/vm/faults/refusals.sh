@@ -49,7 +49,7 @@ n=0
 # Out of range, wrong type, unknown, contradictory: each scheduler's tests/cli.rs
 # tries its options' bad values on the host; here they meet a sched_ext kernel,
 # which must see nothing.
-for args in "--timeout-ms 0" "--stats-interval x" "--no-such-option" "${FAULT_BAD_ARGS[@]}"; do
+for args in "--timeout-ms 0" "--stats 0.01" "--stats-interval x" "--no-such-option" "${FAULT_BAD_ARGS[@]}"; do
 	# shellcheck disable=SC2086 # one string, several arguments
 	refused "$args" 2 $args
 	n=$((n + 1))

@@ -13,7 +13,7 @@ trap cg_exit EXIT
 
 cg_setup
 dmesg -C
-sched_start --stats-interval 2
+sched_start --stats 2
 
 # churn only holds cgroups (cgroup v2 allows no tasks next to them); the
 # tasks start in and return to churn/home.

@@ -10,7 +10,7 @@ trap cg_exit EXIT
 
 WIN=8
 cg_setup
-sched_start -f --stats-interval 2
+sched_start -f --stats 2
 stamp started
 cg_make A 100
 cg_make B 300

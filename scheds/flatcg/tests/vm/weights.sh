@@ -17,7 +17,7 @@ trap cg_exit EXIT
 
 WIN=8
 cg_setup
-sched_start --stats-interval 2
+sched_start --stats 2
 stamp started
 rc=0
 

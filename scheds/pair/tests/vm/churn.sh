@@ -15,7 +15,7 @@ PY=/usr/bin/python3
 cgroup_setup
 
 dmesg -C
-sched_start
+sched_start --stats 1
 wait_stats
 before=$(last_stats cgroups)
 "$PY" "$HERE/churn.py" churn "$CG/pairchurn" 100 >"$SCX_OUT/churn.txt" 2>&1 || fail "churn failed: $(tail -1 "$SCX_OUT/churn.txt")"
@@ -33,7 +33,7 @@ sched_stop || fail "scx_pair exited with status $SCHED_STATUS after the churn"
 kernel_log_clean
 
 n=${before%/*}
-sched_start --max-cgroups $((n + 3))
+sched_start --stats 1 --max-cgroups $((n + 3))
 "$PY" "$HERE/churn.py" limit "$CG/pairlimit" 5 >"$SCX_OUT/limit.txt" 2>&1 || fail "limit: $(tail -1 "$SCX_OUT/limit.txt")"
 cat "$SCX_OUT/limit.txt"
 # pairlimit itself takes one of the 3 free slots.

@@ -90,7 +90,7 @@ measure() {
 	return 0
 }
 
-sched_start
+sched_start --stats 1
 measure pair "$DUR"
 sched_alive || fail "scx_pair is no longer attached after the measurement"
 grep -o 'cgroup_switches=[0-9]*' "$SCX_OUT/sched.out" | tail -n 1

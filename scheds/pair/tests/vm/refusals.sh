@@ -28,7 +28,7 @@ refused() { # refused LABEL WORD ARGS...: status 2, one line, contains WORD, not
 	[ "$(scx_state)" = disabled ] || fail "$label: state is $(scx_state)"
 }
 
-refused "-S 0" itself -S 0
+refused "-S 0" "from 1 to 1023" -S 0
 refused "-S 1" "CPU 1 with both CPU 0 and CPU 2" -S 1
 refused "-S 3" "with both" -S 3
 

@@ -24,7 +24,7 @@ repeat_for() {
 }
 
 dmesg -C
-sched_start
+sched_start --stats 1
 stress-ng --switch 4 -t "${S}s" >"$SCX_OUT/stress-ng.out" 2>&1 || fail "stress-ng --switch 4 failed"
 sched_alive || fail "scx_pair exited under stress-ng --switch: $(tail -1 "$SCX_OUT/sched.err")"
 echo "stress-ng --switch 4: ${S} s"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Failure injection ends the scheduler with the right error, fast:
 # -e 100 exits with status 5 (scx_bpf_error) and prints the reason, the message
-# and a debug dump holding qmap's per-queue lines, which -S leaves out;
+# and a debug dump holding qmap's per-queue lines, which --suppress-dump leaves out;
 # -t 20 ends in the watchdog's "runnable task stall" (status 6), the stalled
 # task having waited at most the 5 s timeout plus a margin (10 s in all);
 # -l 1000 ends in an error exit too.
@@ -59,11 +59,11 @@ nq=$(grep -c 'QMAP FIFO\[' "$err")
 grep -q 'QMAP: dsp_idx=' "$err" || echo "note: no per-CPU QMAP line in the dump (every CPU idle?)"
 grep -q 'QMAP FIFO\[' "$SCX_OUT/error.out" && fail "-e 100: the dump went to stdout"
 
-run_to_exit error-S -e 100 -S
+run_to_exit error-S -e 100 --suppress-dump
 err="$SCX_OUT/error-S.err"
-[ "$RC" = 5 ] || fail "-e 100 -S: exit status $RC, want 5: $(tail -n 1 "$err")"
-grep -q 'DEBUG DUMP' "$err" || fail "-e 100 -S: no debug dump on stderr"
-grep -q 'QMAP' "$err" && fail "-e 100 -S: qmap's own lines are in the dump: $(grep -m1 QMAP "$err")"
+[ "$RC" = 5 ] || fail "-e 100 --suppress-dump: exit status $RC, want 5: $(tail -n 1 "$err")"
+grep -q 'DEBUG DUMP' "$err" || fail "-e 100 --suppress-dump: no debug dump on stderr"
+grep -q 'QMAP' "$err" && fail "-e 100 --suppress-dump: qmap's own lines are in the dump: $(grep -m1 QMAP "$err")"
 
 run_to_exit stall -t 20
 err="$SCX_OUT/stall.err"
@@ -88,4 +88,4 @@ grep -q 'EXIT: ' "$err" || fail "-l 1000: no EXIT line on stderr"
 loop_line=$(grep -m1 'EXIT:' "$err")
 
 dmesg | grep -qiE 'Oops|BUG:' && fail "kernel log: $(dmesg | grep -m1 -iE 'Oops|BUG:')"
-echo "-e: status 5 with dump (5 FIFO lines, none with -S); -t 20: stall exit after ${stall_secs} s; -l 1000: status $RC ($loop_line)"
+echo "-e: status 5 with dump (5 FIFO lines, none with --suppress-dump); -t 20: stall exit after ${stall_secs} s; -l 1000: status $RC ($loop_line)"

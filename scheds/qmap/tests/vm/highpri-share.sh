@@ -51,7 +51,7 @@ ticks() {
 measure() {
 	local tag=$1 hp=() lo=() i t0 t1 gate_fd loop='read -r _ <"$0"; while :; do :; done'
 	shift
-	sched_start "$@"
+	sched_start --stats 1 "$@"
 	for ((i = 0; i < SCX_NR_CPUS; i++)); do
 		nice -n -20 bash -c "$loop" "$GATE" &
 		hp+=($!)

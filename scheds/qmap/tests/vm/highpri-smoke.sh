@@ -11,7 +11,7 @@ source "$SCX_LIB"
 require stress-ng chrt
 
 dmesg -C
-sched_start -H
+sched_start --stats 1 -H
 for _ in $(seq 200); do /bin/true || fail "fork+exec failed under scx_qmap -H"; done
 stress-ng --cpu "$SCX_NR_CPUS" --switch "$SCX_NR_CPUS" -t 10s >"$SCX_OUT/stress.out" 2>&1 &
 stress=$!

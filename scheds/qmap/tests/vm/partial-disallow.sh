@@ -42,7 +42,7 @@ echo "-p -d: SCHED_EXT task ext.enabled=$e, normal task ext.enabled=$n, -d task 
 [ "$rej1" -gt "$rej0" ] || fail "-d: nr_rejected did not grow ($rej0 -> $rej1)"
 sched_stop >/dev/null || fail "scx_qmap -p -d exited with status $SCHED_STATUS"
 
-sched_start
+sched_start --stats 1
 seq0=$(cat /sys/kernel/sched_ext/enable_seq 2>/dev/null)
 sleep 1
 n=$(field "$normal_task" ext.enabled); e=$(field "$ext_task" ext.enabled)

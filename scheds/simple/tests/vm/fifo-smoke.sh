@@ -8,7 +8,7 @@ source "$SCX_LIB"
 require stress-ng
 
 dmesg -C
-sched_start -f
+sched_start --stats 1 -f
 for _ in $(seq 200); do /bin/true || fail "fork+exec failed under scx_simple -f"; done
 stress-ng --cpu 4 --switch 4 -t 10s >"$SCX_OUT/stress.out" 2>&1 || fail "stress-ng failed under scx_simple -f"
 kill -0 "$SCHED_PID" 2>/dev/null || fail "scx_simple -f exited during the workload"
