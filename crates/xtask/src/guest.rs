@@ -770,7 +770,8 @@ fn run_check(plan: &Plan, s: &SchedPlan, c: &CheckPlan, nr_cpus: usize) -> Check
         .env("SCX_NR_CPUS", nr_cpus.to_string())
         .env("SCX_KERNEL", &plan.kernel)
         .env("SCX_SCHED_DIR", &s.dir)
-        .env("SCX_SOAK_SECS", plan.soak_secs.to_string());
+        .env("SCX_SOAK_SECS", plan.soak_secs.to_string())
+        .env("SCX_XTASK", std::env::current_exe().unwrap_or_default());
     let (mut status, mut reason) = match spawn_logged(&mut cmd, &output) {
         Err(e) => (
             Status::Fail,

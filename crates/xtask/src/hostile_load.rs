@@ -14,10 +14,10 @@
 
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::util;
@@ -78,11 +78,11 @@ struct Counts {
     affinity_changes: AtomicU64,
     policy_changes: AtomicU64,
     yields: AtomicU64,
-    forks: AtomicU64,
-    execs: AtomicU64,
 }
 
 struct Shared {
+    /// Opened once every thread exists: creation does not compete with the load.
+    gate: (Mutex<bool>, Condvar),
     stop: AtomicBool,
     live: AtomicUsize,
     counts: Counts,
@@ -149,6 +149,13 @@ fn spin(d: Duration, stop: &AtomicBool) {
 }
 
 fn worker(i: u64, sh: &Shared) {
+    {
+        let (open, cv) = &sh.gate;
+        let mut g = open.lock().unwrap_or_else(|e| e.into_inner());
+        while !*g {
+            g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
     let (policy, nice) = base_policy(i);
     set_policy(policy, 0);
     set_nice(nice);
@@ -208,13 +215,53 @@ fn worker(i: u64, sh: &Shared) {
     }
 }
 
-/// The fork/exec/exit storm: up to `max` children at once, alternately a
-/// fork that exits at once and an exec of /bin/true.
-fn storm(max: usize, sh: &Shared) {
+/// Counters the storm process shares with the load (in a MAP_SHARED page).
+#[derive(Default, Serialize)]
+struct StormCounts {
+    forks: AtomicU64,
+    execs: AtomicU64,
+}
+
+/// The fork/exec/exit storm, in a process of its own forked before any thread
+/// exists (a fork of a process of hundreds of threads would copy their
+/// mappings under the mmap lock the load's page faults take): up to `max`
+/// children at once, alternately a fork that exits at once and an exec of
+/// /bin/true, until `until`. Returns the storm's pid (also its process group).
+fn start_storm(max: usize, until: Instant) -> Result<(libc::pid_t, &'static StormCounts)> {
+    // SAFETY: a fresh anonymous shared mapping, zero-filled, page-aligned and
+    // larger than StormCounts, whose all-zero bytes are valid atomics; it is
+    // never unmapped, so the reference lives as long as the process.
+    let counts: &'static StormCounts = unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        anyhow::ensure!(
+            p != libc::MAP_FAILED,
+            "mmap: {}",
+            std::io::Error::last_os_error()
+        );
+        &*(p as *const StormCounts)
+    };
+    // SAFETY: the process has a single thread here, so the child may run any code.
+    let pid = unsafe { libc::fork() };
+    anyhow::ensure!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid > 0 {
+        return Ok((pid, counts));
+    }
+    // SAFETY: setpgid(2) and prctl(2) take plain integers; the storm dies with the load.
+    unsafe {
+        libc::setpgid(0, 0);
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+    }
     let mut children: Vec<Child> = Vec::new();
     let mut forked: Vec<libc::pid_t> = Vec::new();
     let mut n = 0u64;
-    while !sh.stop.load(Ordering::Relaxed) {
+    while Instant::now() < until {
         children.retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
         forked.retain(|&p| {
             let mut st = 0;
@@ -233,10 +280,10 @@ fn storm(max: usize, sh: &Shared) {
                 .stderr(Stdio::null());
             if let Ok(c) = cmd.spawn() {
                 children.push(c);
-                sh.counts.execs.fetch_add(1, Ordering::Relaxed);
+                counts.execs.fetch_add(1, Ordering::Relaxed);
             }
         } else {
-            // SAFETY: the child calls only _exit(2), which is async-signal-safe.
+            // SAFETY: the child calls only _exit(2).
             let pid = unsafe { libc::fork() };
             if pid == 0 {
                 // SAFETY: see above.
@@ -244,7 +291,7 @@ fn storm(max: usize, sh: &Shared) {
             }
             if pid > 0 {
                 forked.push(pid);
-                sh.counts.forks.fetch_add(1, Ordering::Relaxed);
+                counts.forks.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -259,6 +306,27 @@ fn storm(max: usize, sh: &Shared) {
             libc::kill(p, libc::SIGKILL);
             libc::waitpid(p, &mut st, 0);
         }
+    }
+    // SAFETY: _exit(2) ends the storm process without running the load's code.
+    unsafe { libc::_exit(0) }
+}
+
+/// Waits for the storm process until `deadline`, then kills its group; true
+/// when it had ended by itself.
+fn reap_storm(pid: libc::pid_t, deadline: Instant) -> bool {
+    let mut st = 0;
+    loop {
+        // SAFETY: waitpid(2) on our own child.
+        if unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) } != 0 {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            util::kill_group(pid as u32, libc::SIGKILL);
+            // SAFETY: as above, now blocking: SIGKILL ends it.
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -297,13 +365,23 @@ struct Summary<'a> {
     elapsed_ms: u64,
     /// Threads still running at the deadline (0 when the load wound down in time).
     stragglers: usize,
+    /// The storm process ended by itself in time (true without a storm).
+    storm_on_time: bool,
     counts: &'a Counts,
+    storm: Option<&'a StormCounts>,
 }
 
 pub fn run(a: HostileArgs) -> Result<ExitCode> {
     let t0 = Instant::now();
+    let end = t0 + Duration::from_secs(a.secs);
+    let deadline = end + Duration::from_secs(a.grace_secs);
     // SAFETY: sysconf(3) takes and returns plain integers.
     let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
+    let storm = if a.exec_max > 0 {
+        Some(start_storm(a.exec_max as usize, end).context("failed to start the fork/exec storm")?)
+    } else {
+        None
+    };
     // Creation runs real-time so that it finishes under the load it builds;
     // SCHED_RESET_ON_FORK starts every thread and child as SCHED_OTHER.
     anyhow::ensure!(
@@ -312,6 +390,7 @@ pub fn run(a: HostileArgs) -> Result<ExitCode> {
         std::io::Error::last_os_error()
     );
     let sh = Arc::new(Shared {
+        gate: (Mutex::new(false), Condvar::new()),
         stop: AtomicBool::new(false),
         live: AtomicUsize::new(0),
         counts: Counts::default(),
@@ -324,41 +403,37 @@ pub fn run(a: HostileArgs) -> Result<ExitCode> {
     };
     let stress_ng = stress.is_some();
     let mut handles = Vec::new();
-    let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
-        let sh2 = Arc::clone(&sh);
-        sh2.live.fetch_add(1, Ordering::SeqCst);
-        let r = std::thread::Builder::new()
-            .name(name)
-            .stack_size(128 * 1024)
-            .spawn(move || {
-                f();
-                sh2.live.fetch_sub(1, Ordering::SeqCst);
-            });
-        if r.is_err() {
-            sh.live.fetch_sub(1, Ordering::SeqCst);
-        }
-        r.ok()
-    };
-    if a.exec_max > 0 {
-        let s = Arc::clone(&sh);
-        let max = a.exec_max as usize;
-        handles.extend(spawn("storm".into(), Box::new(move || storm(max, &s))));
-    }
     let mut started = 0;
     for i in 0..a.threads {
         let s = Arc::clone(&sh);
-        if let Some(h) = spawn(format!("hostile-{i}"), Box::new(move || worker(i, &s))) {
-            handles.push(h);
-            started += 1;
+        s.live.fetch_add(1, Ordering::SeqCst);
+        let r = std::thread::Builder::new()
+            .name(format!("hostile-{i}"))
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                worker(i, &s);
+                s.live.fetch_sub(1, Ordering::SeqCst);
+            });
+        match r {
+            Ok(h) => {
+                handles.push(h);
+                started += 1;
+            }
+            Err(_) => {
+                sh.live.fetch_sub(1, Ordering::SeqCst);
+            }
         }
     }
+    {
+        let (open, cv) = &sh.gate;
+        *open.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+    }
     let create_ms = t0.elapsed().as_millis() as u64;
-    let end = t0 + Duration::from_secs(a.secs);
     while Instant::now() < end {
         std::thread::sleep(Duration::from_millis(50));
     }
     sh.stop.store(true, Ordering::SeqCst);
-    let deadline = end + Duration::from_secs(a.grace_secs);
     if let Some(mut c) = stress {
         util::kill_group(c.id(), libc::SIGTERM);
         if !matches!(
@@ -372,6 +447,7 @@ pub fn run(a: HostileArgs) -> Result<ExitCode> {
     while sh.live.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
+    let storm_on_time = storm.is_none_or(|(pid, _)| reap_storm(pid, deadline));
     let stragglers = sh.live.load(Ordering::SeqCst);
     if stragglers == 0 {
         for h in handles {
@@ -386,12 +462,16 @@ pub fn run(a: HostileArgs) -> Result<ExitCode> {
         stress_ng,
         elapsed_ms: t0.elapsed().as_millis() as u64,
         stragglers,
+        storm_on_time,
         counts: &sh.counts,
+        storm: storm.map(|(_, c)| c),
     };
     println!("{}", serde_json::to_string(&summary)?);
-    Ok(if stragglers == 0 && started == a.threads {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        if stragglers == 0 && storm_on_time && started == a.threads {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }

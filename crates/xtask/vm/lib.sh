@@ -13,9 +13,11 @@
 #   SCX_KERNEL   the kernel's label (its version for pinned kernels)
 #   SCX_SCHED_DIR  the scheduler's source directory (scheds/<name>)
 #   SCX_SOAK_SECS  seconds the soak runs (`cargo xtask soak` only)
+#   SCX_XTASK    the guest agent (xtask) binary: `observe`, `hostile-load`
 # A `# timeout: N` comment sets the check's time limit in seconds (default 180).
 # A `# kernels: newest` comment plans it only in the newest kernel's boot of a
-# run (for checks that do not depend on the kernel version).
+# run (for checks that do not depend on the kernel version). A `# opt-in: VAR`
+# comment plans it only when VAR=1 in the host's environment.
 # Exit 0 = pass, 77 = skip, anything else = fail; the last non-empty line of
 # the script's output is the reason shown in the report.
 #
@@ -231,6 +233,9 @@ refused() {
 #   FAULT_WEIGHTS     1: it claims nice weights, so pinned-weights.sh holds it
 #                     to them for tasks pinned to one CPU
 #   FAULT_WEIGHTS_OPTS  options pinned-weights.sh starts it with
+#   HOSTILE_MAX_WAIT_MS  the longest runnable wait the scheduler states as its
+#                     bound under faults/hostile.sh's load (default 30000, the
+#                     kernel watchdog's timeout: no bound of its own)
 fault_config() {
 	FAULT_OPTS=""
 	FAULT_STATS_MATCH=""
@@ -239,6 +244,7 @@ fault_config() {
 	FAULT_CGROUPS=0
 	FAULT_WEIGHTS=0
 	FAULT_WEIGHTS_OPTS=""
+	HOSTILE_MAX_WAIT_MS=30000
 	if [ -n "${SCX_SCHED_DIR:-}" ] && [ -f "$SCX_SCHED_DIR/tests/faults.env" ]; then
 		# shellcheck source=/dev/null
 		source "$SCX_SCHED_DIR/tests/faults.env"
