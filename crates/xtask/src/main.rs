@@ -16,8 +16,10 @@ mod apt;
 mod bench;
 mod demo;
 mod guest;
+mod hostile_load;
 mod kernels;
 mod new;
+mod observe;
 mod paths;
 mod plan;
 mod report;
@@ -66,6 +68,10 @@ enum Cmd {
     New(new::NewArgs),
     /// Benchmark every scheduler against the default scheduler in one VM boot (tables, charts)
     Bench(bench::BenchArgs),
+    /// In the guest: report the longest runnable wait of any thread (starvation observer)
+    Observe(observe::ObserveArgs),
+    /// In the guest: a hostile load of threads, policies, affinity and fork/exec churn
+    HostileLoad(hostile_load::HostileArgs),
     /// The agent that runs inside the VM (used by `test` and `demo`)
     #[command(hide = true)]
     Guest(guest::GuestArgs),
@@ -143,6 +149,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Setup(a) => setup::run(a),
         Cmd::New(a) => new::run(a),
         Cmd::Guest(a) => guest::run(a),
+        Cmd::Observe(a) => observe::run(a),
+        Cmd::HostileLoad(a) => hostile_load::run(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::BenchGuest(a) => bench::agent::run(a),
         Cmd::SchedCtl(a) => guest::ctl::run(a),

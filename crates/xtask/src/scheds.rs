@@ -207,6 +207,9 @@ fn scripts_in(dir: &Path, prefix: &str) -> Vec<CheckPlan> {
             continue;
         }
         let text = fs::read_to_string(&s).unwrap_or_default();
+        if !opted_in(&text, |v| std::env::var(v).ok()) {
+            continue;
+        }
         let name = s
             .file_stem()
             .map(|n| format!("{prefix}{}", n.to_string_lossy()))
@@ -235,6 +238,12 @@ pub fn parse_timeout(text: &str) -> Option<u64> {
     let v = directive(text, "timeout")?;
     let v = v.strip_suffix('s').unwrap_or(v).trim();
     v.parse().ok().filter(|n| *n > 0)
+}
+
+/// `# opt-in: VAR`: the check is planned only when the host's environment has
+/// VAR=1 (a long check the default run leaves out); any other script always is.
+pub fn opted_in(text: &str, env: impl Fn(&str) -> Option<String>) -> bool {
+    directive(text, "opt-in").is_none_or(|v| env(v).as_deref() == Some("1"))
 }
 
 /// `# kernels: newest`: the check does not depend on the kernel version (it
@@ -273,6 +282,12 @@ mod tests {
         assert!(newest_kernel_only("# Kernels:  Newest\n"));
         assert!(!newest_kernel_only("# kernels: all\n"));
         assert!(!newest_kernel_only("#!/bin/bash\necho hi\n"));
+        let on = |v: &str| (v == "HOSTILE").then(|| "1".to_string());
+        let off = |_: &str| None;
+        assert!(opted_in("#!/bin/bash\n# opt-in: HOSTILE\n", on));
+        assert!(!opted_in("#!/bin/bash\n# opt-in: HOSTILE\n", off));
+        assert!(!opted_in("# opt-in: OTHER\n", on));
+        assert!(opted_in("#!/bin/bash\necho hi\n", off));
     }
 
     #[test]

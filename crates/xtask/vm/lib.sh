@@ -9,14 +9,15 @@
 #   SCX_OUT      an empty artifact directory for this check (also the cwd);
 #                kept under target/xtask/test/<kernel>/<name>/<check>/ on failure
 #   SCX_LIB      this file
-#   SCX_AGENT    the guest agent (xtask), whose `sched-ctl` does the waits
+#   SCX_AGENT    the guest agent (xtask): `sched-ctl` does the waits; `observe`, `hostile-load`
 #   SCX_NR_CPUS  number of online CPUs in the guest
 #   SCX_KERNEL   the kernel's label (its version for pinned kernels)
 #   SCX_SCHED_DIR  the scheduler's source directory (scheds/<name>)
 #   SCX_SOAK_SECS  seconds the soak runs (`cargo xtask soak` only)
 # A `# timeout: N` comment sets the check's time limit in seconds (default 180).
 # A `# kernels: newest` comment plans it only in the newest kernel's boot of a
-# run (for checks that do not depend on the kernel version).
+# run (for checks that do not depend on the kernel version). A `# opt-in: VAR`
+# comment plans it only when VAR=1 in the host's environment.
 # Exit 0 = pass, 77 = skip, anything else = fail; the last non-empty line of
 # the script's output is the reason shown in the report.
 #
@@ -221,6 +222,9 @@ refused() {
 #   FAULT_WEIGHTS     1: it claims nice weights, so pinned-weights.sh holds it
 #                     to them for tasks pinned to one CPU
 #   FAULT_WEIGHTS_OPTS  options pinned-weights.sh starts it with
+#   HOSTILE_MAX_WAIT_MS  the longest runnable wait the scheduler states as its
+#                     bound under faults/hostile.sh's load (default 30000, the
+#                     kernel watchdog's timeout: no bound of its own)
 fault_config() {
 	FAULT_OPTS=""
 	FAULT_STATS_MATCH=""
@@ -229,6 +233,7 @@ fault_config() {
 	FAULT_CGROUPS=0
 	FAULT_WEIGHTS=0
 	FAULT_WEIGHTS_OPTS=""
+	HOSTILE_MAX_WAIT_MS=30000
 	if [ -n "${SCX_SCHED_DIR:-}" ] && [ -f "$SCX_SCHED_DIR/tests/faults.env" ]; then
 		# shellcheck source=/dev/null
 		source "$SCX_SCHED_DIR/tests/faults.env"

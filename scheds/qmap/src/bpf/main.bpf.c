@@ -238,10 +238,16 @@ static struct cpu_ctx *this_cpu_ctx(void)
 	return cpuc;
 }
 
-/* An idle CPU @p may run on, preferring @prev_cpu, or -1. */
+/*
+ * An idle CPU @p may run on, preferring @prev_cpu, or -1. Never a CPU outside
+ * @p's mask: right after sched_setaffinity() @prev_cpu may be one, and a task
+ * inserted there is handed back to ops.enqueue() (SCX_ENQ_REENQ) to be
+ * inserted there again, until the kernel's reenqueue limit ejects us.
+ */
 static s32 pick_direct_dispatch_cpu(struct task_struct *p, s32 prev_cpu)
 {
-	if (p->nr_cpus_allowed == 1 || scx_bpf_test_and_clear_cpu_idle(prev_cpu))
+	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
+	    (p->nr_cpus_allowed == 1 || scx_bpf_test_and_clear_cpu_idle(prev_cpu)))
 		return prev_cpu;
 	return scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 }
