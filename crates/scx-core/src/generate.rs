@@ -104,14 +104,17 @@ fn without_hidden_args(cmd: Command) -> Command {
     out
 }
 
-/// The man page: clap_mangen's sections, plus EXIT STATUS and SEE ALSO, which say what
-/// a service manager and an operator need to know. No date, so builds are reproducible.
+/// The man page: clap_mangen's sections, then the scheduler's long help (requirements,
+/// examples, the suite) as sections of their own, EXIT STATUS and SEE ALSO, which say
+/// what a service manager and an operator need to know. No date, so builds are
+/// reproducible.
 fn man_page(cmd: Command) -> Result<Vec<u8>> {
     let name = cmd.get_name().to_string();
-    let extra = cmd.get_after_long_help().or(cmd.get_after_help());
-    let has_extra = extra.is_some();
-    // The suite's long help (cli::long_help) already holds the exit statuses.
-    let own_exit_table = !extra.is_some_and(|t| t.to_string().contains(crate::cli::EXIT_HEADING));
+    let extra = cmd
+        .get_after_long_help()
+        .or(cmd.get_after_help())
+        .map(|t| t.to_string())
+        .unwrap_or_default();
     let man = clap_mangen::Man::new(cmd);
     // The title line is written here: clap_mangen leaves an empty date out of `.TH`
     // altogether, which shifts the source and manual into the wrong fields.
@@ -126,17 +129,50 @@ fn man_page(cmd: Command) -> Result<Vec<u8>> {
         man.render_synopsis_section(buf)?;
         man.render_description_section(buf)?;
         man.render_options_section(buf)?;
-        if has_extra {
-            man.render_extra_section(buf)?;
-        }
-        if own_exit_table {
-            buf.extend_from_slice(exit_status_section().as_bytes());
-        }
+        buf.extend_from_slice(long_help_sections(&extra).as_bytes());
+        buf.extend_from_slice(exit_status_section().as_bytes());
         buf.extend_from_slice(see_also_section(&name).as_bytes());
         man.render_version_section(buf)
     };
     render(&mut buf).context("failed to render the man page")?;
     Ok(buf)
+}
+
+/// The long help's blocks (`Heading:` then indented lines, blocks apart by a blank
+/// line) as man sections: a line indented deeper than the one before it describes
+/// that one (`.TP`), as in the examples; the exit-status block is left out, the page
+/// has its own EXIT STATUS section. Text before any heading goes into NOTES.
+fn long_help_sections(text: &str) -> String {
+    let mut s = String::new();
+    for block in text.split("\n\n").filter(|b| !b.trim().is_empty()) {
+        let mut lines = block.lines().peekable();
+        let first = lines.peek().copied().unwrap_or_default();
+        let heading = match first.strip_suffix(':').filter(|h| !h.starts_with(' ')) {
+            Some(h) => {
+                lines.next();
+                h.to_string()
+            }
+            None => "Notes".to_string(),
+        };
+        if first == crate::cli::EXIT_HEADING {
+            continue;
+        }
+        s.push_str(&format!(".SH \"{}\"\n", roff_text(&heading.to_uppercase())));
+        let lines: Vec<&str> = lines.collect();
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        for (i, line) in lines.iter().enumerate() {
+            let deeper_next = lines.get(i + 1).is_some_and(|n| indent(n) > indent(line));
+            let deeper_than_prev = i > 0 && indent(line) > indent(lines[i - 1]);
+            if deeper_next {
+                s.push_str(&format!(".TP\n\\fB{}\\fR\n", roff_text(line.trim())));
+            } else if deeper_than_prev {
+                s.push_str(&format!("{}\n", roff_text(line.trim())));
+            } else {
+                s.push_str(&format!(".PP\n{}\n", roff_text(line.trim())));
+            }
+        }
+    }
+    s
 }
 
 /// Escapes text for a roff line: backslashes and hyphens, and a leading control character.
@@ -220,6 +256,35 @@ mod tests {
         assert!(
             !man.contains("\\-\\-generate"),
             "the hidden --generate leaked into the man page"
+        );
+    }
+
+    #[test]
+    fn man_page_turns_the_long_help_into_sections() {
+        let cmd = Opts::command().after_long_help(crate::cli::long_help(&[(
+            "scx_test -s 5000",
+            "5 ms slices",
+        )]));
+        let mut out = Vec::new();
+        generate(Generate::Man, cmd, &mut out).unwrap();
+        let man = String::from_utf8(out).unwrap();
+        for heading in [
+            "REQUIREMENTS",
+            "EXAMPLES",
+            "THE SUITE",
+            "EXIT STATUS",
+            "SEE ALSO",
+        ] {
+            assert!(
+                man.contains(&format!(".SH \"{heading}\"")),
+                "no {heading}: {man}"
+            );
+        }
+        assert_eq!(man.matches("EXIT STATUS").count(), 1, "{man}");
+        assert!(!man.contains("EXTRA"), "{man}");
+        assert!(
+            man.contains(".TP\n\\fBscx_test \\-s 5000\\fR\n5 ms slices\n"),
+            "{man}"
         );
     }
 
