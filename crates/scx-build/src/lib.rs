@@ -6,11 +6,14 @@
 //! `fn main() { scx_build::build_scheduler(); }`.
 //!
 //! Environment, for packagers:
-//! - `BPF_CLANG`: the clang to use, version 16 or newer (older ones lose the high bits
-//!   of 64-bit enum values). The workspace's `.cargo/config.toml` sets it to `clang-19`
-//!   unless the environment already does, because scx_utils' build script reads the
-//!   same variable (or a plain `clang`, which Debian and Ubuntu do not install); so
-//!   one variable picks the compiler for both. Outside the workspace: plain `clang`.
+//! - `BPF_CLANG`: the clang to use, version 18 or newer (scx_utils' build script, which
+//!   reads the same variable, refuses older ones; the BPF side itself needs 16, as
+//!   older ones lose the high bits of 64-bit enum values). Unset in the environment,
+//!   the workspace's `.cargo/config.toml` points it at [`SEARCH`], a script that runs
+//!   the first clang 18 or newer on `PATH` (`clang`, then `clang-22` down to
+//!   `clang-18`), so one search picks the compiler for both build scripts. Without
+//!   any `BPF_CLANG` (a build outside the workspace's config), scx-build uses the
+//!   same script.
 //! - `BPF_CFLAGS`: extra flags appended to the compiler command line.
 //! - `SCX_BPF_WERROR=1`: treat BPF compiler warnings as errors (CI sets it).
 
@@ -34,20 +37,23 @@ fn clang_major(clang: &str) -> Option<u32> {
     ver.split('.').next()?.trim().parse().ok()
 }
 
+/// The oldest clang the build accepts: scx_utils' build script refuses older ones.
+pub const MIN_CLANG: u32 = 18;
+
+/// The script that searches `PATH` for a clang of version [`MIN_CLANG`] or newer.
+pub const SEARCH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf-clang");
+
 /// Picks the BPF compiler (see the crate docs).
 pub fn find_clang() -> Result<String> {
-    let (clang, how) = match env::var("BPF_CLANG") {
-        Ok(c) => (c.clone(), format!("BPF_CLANG={c}")),
-        Err(_) => (
-            "clang".to_string(),
-            "clang (BPF_CLANG is not set)".to_string(),
-        ),
-    };
+    let clang = env::var("BPF_CLANG").unwrap_or_else(|_| SEARCH.to_string());
     let major = clang_major(&clang).with_context(|| {
-        format!("{how} does not run as clang: install clang-19, or set BPF_CLANG to a clang binary")
+        format!(
+            "BPF_CLANG={clang} does not run as clang {MIN_CLANG} or newer: install clang-19, \
+             or set BPF_CLANG to a clang binary"
+        )
     })?;
-    if major < 16 {
-        bail!("{how} is clang {major}; BPF programs need clang 16 or newer");
+    if major < MIN_CLANG {
+        bail!("BPF_CLANG={clang} is clang {major}; the build needs clang {MIN_CLANG} or newer");
     }
     Ok(clang)
 }
@@ -158,5 +164,69 @@ pub fn build_scheduler() {
     if let Err(e) = build(Path::new(&manifest), Path::new(&out)) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory of fake compilers: each prints `clang version <v>.0.0` for
+    /// `--version` and `ran <name>` otherwise.
+    fn fake_path(tag: &str, clangs: &[(&str, u32)], tools: &[&str]) -> PathBuf {
+        let dir = env::temp_dir().join(format!("scx-build-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        for (name, v) in clangs {
+            let script = format!(
+                "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'clang version {v}.0.0'; \
+                 else echo 'ran {name}'; fi\n"
+            );
+            let p = dir.join(name);
+            fs::write(&p, script).unwrap();
+            Command::new("chmod").arg("+x").arg(&p).status().unwrap();
+        }
+        for tool in tools {
+            std::os::unix::fs::symlink(Path::new("/usr/bin").join(tool), dir.join(tool)).unwrap();
+        }
+        dir
+    }
+
+    fn search(path: &Path) -> (bool, String, String) {
+        let out = Command::new("/bin/sh")
+            .arg(SEARCH)
+            .arg("-c")
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn the_search_skips_an_old_plain_clang_for_a_versioned_one() {
+        let dir = fake_path(
+            "new",
+            &[("clang", 14), ("clang-17", 17), ("clang-20", 20)],
+            &["sed", "head"],
+        );
+        let (ok, out, _) = search(&dir);
+        assert!(ok && out.trim() == "ran clang-20", "{out}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_search_refuses_when_every_clang_is_too_old() {
+        let dir = fake_path("old", &[("clang", 14), ("clang-17", 17)], &["sed", "head"]);
+        let (ok, out, err) = search(&dir);
+        assert!(!ok && out.is_empty(), "{out}");
+        assert!(
+            err.contains("no clang 18 or newer") && err.lines().count() == 1,
+            "{err}"
+        );
+        fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -27,7 +27,8 @@ pub struct CommonOpts {
           allow_negative_numbers = true, value_parser = whole::<u32>(1024, 1 << 24))]
     pub exit_dump_len: u32,
 
-    /// Watchdog timeout: a runnable task that waits longer ends the scheduler [default: kernel's, 30000]
+    /// Watchdog timeout: a runnable task that waits longer ends the scheduler [default: the
+    /// scheduler's own, else the kernel's 30000]
     #[arg(long, value_name = "MS", allow_negative_numbers = true, value_parser = whole::<u32>(1, 30000))]
     pub timeout_ms: Option<u32>,
 

@@ -42,7 +42,8 @@ pub(crate) const EXIT_STATUSES: &[(u8, &str)] = &[
     (status::USAGE, "command-line usage error"),
     (
         status::UNREGISTERED,
-        "unregistered by the kernel or by BPF with a non-zero code, no restart asked",
+        "unregistered by the kernel or by BPF with a non-zero code or without a restart \
+request, or the loader gave up after more than 10 restarts in 10 s",
     ),
     (
         status::RUNTIME_ERROR,
@@ -233,6 +234,21 @@ mod tests {
         let mut out = Vec::new();
         generate(kind, Opts::command(), &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    /// Status 3 also ends a restart loop; the text must say so with the loop's limits.
+    #[test]
+    fn status_3_names_the_restart_give_up() {
+        use crate::runner::{MAX_RESTARTS, RESTART_WINDOW};
+        let (_, text) = EXIT_STATUSES
+            .iter()
+            .find(|(code, _)| *code == status::UNREGISTERED)
+            .unwrap();
+        let limit = format!(
+            "more than {MAX_RESTARTS} restarts in {} s",
+            RESTART_WINDOW.as_secs()
+        );
+        assert!(text.contains(&limit), "{text}");
     }
 
     #[test]

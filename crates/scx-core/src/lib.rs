@@ -20,8 +20,7 @@ pub mod topology;
 pub use cli::CommonOpts;
 pub use ops::{add_ops_flags, attach, load, open, percpu_sum};
 pub use runner::{run, Attached, Scheduler};
-pub use scx_utils::Cpumask;
-pub use topology::Topology;
+pub use topology::{CpuSet, Topology};
 
 /// `<version> (<git revision>)`, for every binary's `--version`.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SCX_GIT_REV"), ")");

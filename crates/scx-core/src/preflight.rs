@@ -169,6 +169,7 @@ mod tests {
         assert_eq!(e.status, status::UNAVAILABLE);
         assert!(e.message.contains("CONFIG_SCHED_CLASS_EXT=y"), "{e}");
         assert!(e.message.contains("6.1.0-test"), "{e}");
+        assert!(e.message.contains("6.16 or newer"), "{e}");
         assert_eq!(e.message.lines().count(), 1);
     }
 

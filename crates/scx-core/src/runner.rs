@@ -63,8 +63,8 @@ const EXIT_POLL: Duration = Duration::from_secs(1);
 /// How long to wait for the kernel to record the exit after the link is destroyed.
 const EXIT_WAIT: Duration = Duration::from_secs(5);
 /// More restarts than this within [`RESTART_WINDOW`] means a loop, not hotplug.
-const MAX_RESTARTS: usize = 10;
-const RESTART_WINDOW: Duration = Duration::from_secs(10);
+pub(crate) const MAX_RESTARTS: usize = 10;
+pub(crate) const RESTART_WINDOW: Duration = Duration::from_secs(10);
 /// A second SIGINT or SIGTERM this long after the first ends the process at once.
 const FORCE_AFTER: Duration = Duration::from_secs(1);
 

@@ -1,17 +1,25 @@
 //! The machine's CPU topology as sched_ext schedulers need it: possible and online
-//! CPUs, SMT siblings, last-level caches and NUMA nodes, as `scx_utils::Cpumask`s.
+//! CPUs, SMT siblings, last-level caches and NUMA nodes, as [`CpuSet`]s.
 //!
 //! Everything is read below a sysfs root, `/` on a real system, so tests can describe a
 //! machine with a fake tree. Offline CPUs keep no topology files; they appear in
 //! `possible` but in no sibling, LLC or node set until they come online (a hotplug
 //! restart reads the topology again).
+//!
+//! Why not `scx_utils::Topology` (measured in docs/architecture.md, "What comes from
+//! scx_utils"): its sysfs root is a process-global set once from `SCX_SYSFS_PREFIX`,
+//! and its `Cpumask` is as wide as the CPU directories present at first use, narrower
+//! than the kernel's `nr_cpu_ids` on a machine whose `possible` list exceeds its
+//! `present` one (hot-pluggable CPUs), where a mask of `possible` cannot be built.
+//! A [`CpuSet`] is as wide as the kernel's `nr_cpu_ids`, read from the same tree.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use scx_utils::Cpumask;
+use bitvec::vec::BitVec;
 
 /// Parses a kernel cpulist such as `0-3,8,10-11` (empty means no CPU).
 pub fn parse_cpulist(list: &str) -> Result<Vec<usize>> {
@@ -62,12 +70,54 @@ pub fn format_cpulist(cpus: impl IntoIterator<Item = usize>) -> String {
     out.join(",")
 }
 
-fn mask_of(cpus: &[usize]) -> Result<Cpumask> {
-    let mut m = Cpumask::new();
-    for &c in cpus {
-        m.set_cpu(c)?;
+/// A set of CPU ids below the kernel's `nr_cpu_ids`: one bit per id.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct CpuSet(BitVec);
+
+impl CpuSet {
+    /// The empty set of a machine with `nr_cpu_ids` CPU ids.
+    pub fn new(nr_cpu_ids: usize) -> Self {
+        Self(BitVec::repeat(false, nr_cpu_ids))
     }
-    Ok(m)
+
+    /// The set of `cpus`, each of which must be below `nr_cpu_ids`.
+    pub fn from_cpus(nr_cpu_ids: usize, cpus: &[usize]) -> Result<Self> {
+        let mut set = Self::new(nr_cpu_ids);
+        for &cpu in cpus {
+            anyhow::ensure!(
+                cpu < nr_cpu_ids,
+                "CPU {cpu} is beyond the {nr_cpu_ids} CPU ids the kernel allows"
+            );
+            set.0.set(cpu, true);
+        }
+        Ok(set)
+    }
+
+    /// Whether `cpu` is in the set (false beyond `nr_cpu_ids`).
+    pub fn test_cpu(&self, cpu: usize) -> bool {
+        self.0.get(cpu).is_some_and(|b| *b)
+    }
+
+    /// The number of CPUs in the set.
+    pub fn weight(&self) -> usize {
+        self.0.count_ones()
+    }
+
+    /// The CPUs of the set, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter_ones()
+    }
+
+    /// The set as a kernel cpulist (`0-3,8`).
+    pub fn to_cpulist(&self) -> String {
+        format_cpulist(self.iter())
+    }
+}
+
+impl fmt::Debug for CpuSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CpuSet({})", self.to_cpulist())
+    }
 }
 
 /// What the topology knows about one online CPU.
@@ -75,7 +125,7 @@ fn mask_of(cpus: &[usize]) -> Result<Cpumask> {
 pub struct Cpu {
     pub id: usize,
     /// The CPU's SMT siblings, itself included.
-    pub siblings: Cpumask,
+    pub siblings: CpuSet,
     /// Index into [`Topology::llcs`].
     pub llc: usize,
     /// NUMA node id.
@@ -86,14 +136,14 @@ pub struct Cpu {
 pub struct Topology {
     /// One more than the highest possible CPU id: the size of per-CPU arrays.
     pub nr_cpu_ids: usize,
-    pub possible: Cpumask,
-    pub online: Cpumask,
+    pub possible: CpuSet,
+    pub online: CpuSet,
     /// Online CPUs by id.
     pub cpus: BTreeMap<usize, Cpu>,
     /// CPUs sharing each last-level cache.
-    pub llcs: Vec<Cpumask>,
+    pub llcs: Vec<CpuSet>,
     /// CPUs of each NUMA node, by node id.
-    pub nodes: BTreeMap<usize, Cpumask>,
+    pub nodes: BTreeMap<usize, CpuSet>,
 }
 
 struct Sysfs(PathBuf);
@@ -153,6 +203,7 @@ impl Topology {
         let possible = parse_cpulist(&sys.read("sys/devices/system/cpu/possible")?)?;
         let online = parse_cpulist(&sys.read("sys/devices/system/cpu/online")?)?;
         let nr_cpu_ids = possible.iter().max().map_or(0, |m| m + 1);
+        let mask_of = |cpus: &[usize]| CpuSet::from_cpus(nr_cpu_ids, cpus);
 
         let mut nodes = BTreeMap::new();
         let mut node_of = BTreeMap::new();
@@ -288,7 +339,6 @@ mod tests {
 
     #[test]
     fn reads_a_fake_machine() {
-        scx_utils::set_cpumask_test_width(8);
         let root = fake_sysfs("full");
         let t = Topology::from_root(&root).unwrap();
         assert_eq!(t.nr_cpu_ids, 8);
@@ -309,7 +359,6 @@ mod tests {
 
     #[test]
     fn machine_without_numa_or_cache_info() {
-        scx_utils::set_cpumask_test_width(4);
         let root = std::env::temp_dir().join(format!("scx-core-topo-min-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(root.join("sys/devices/system/cpu")).unwrap();
@@ -324,6 +373,26 @@ mod tests {
             4,
             "without cache info every CPU is its own LLC"
         );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// Hot-pluggable CPUs: `possible` lists more CPUs than have sysfs directories. The
+    /// sets are as wide as the kernel's nr_cpu_ids, not as the CPUs present.
+    #[test]
+    fn possible_cpus_beyond_the_present_ones() {
+        let root = std::env::temp_dir().join(format!("scx-core-topo-hp-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let cpu = root.join("sys/devices/system/cpu");
+        fs::create_dir_all(cpu.join("cpu1/topology")).unwrap();
+        fs::write(cpu.join("possible"), "0-63\n").unwrap();
+        fs::write(cpu.join("online"), "0-1\n").unwrap();
+        fs::write(cpu.join("cpu1/topology/thread_siblings_list"), "0-1").unwrap();
+        let t = Topology::from_root(&root).unwrap();
+        assert_eq!(t.nr_cpu_ids, 64);
+        assert_eq!(t.possible.to_cpulist(), "0-63");
+        assert_eq!(t.cpus[&1].siblings.iter().collect::<Vec<_>>(), [0, 1]);
+        assert!(!t.possible.test_cpu(64) && !t.is_online(63));
+        assert!(CpuSet::from_cpus(64, &[64]).is_err());
         fs::remove_dir_all(root).unwrap();
     }
 

@@ -59,3 +59,17 @@ fn bad_options_are_usage_errors_checked_before_loading() {
 fn host_without_sched_ext_gets_one_sentence() {
     cli_test::assert_refused_without_sched_ext(BIN, &["-H", "-d", "-1"]);
 }
+
+/// qmap's BPF side sets ops.timeout_ms to 5000: --help must not give the kernel's 30000
+/// as its default.
+#[test]
+fn help_gives_qmaps_own_watchdog_default() {
+    let out = std::process::Command::new(BIN)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let words = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("watchdog timeout is 5 s"), "{help}");
+    assert!(!words.contains("[default: kernel's, 30000]"), "{help}");
+}
