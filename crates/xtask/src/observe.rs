@@ -442,8 +442,9 @@ fn gettid() -> i32 {
 }
 
 /// The self-test's two threads on CPU 0: a SCHED_FIFO 20 spinner holding the
-/// CPU for `ms`, and a SCHED_FIFO 10 waiter that polls every millisecond for
-/// the spin to start, so it is queued behind the spinner at once. Returns the
+/// CPU for `ms`, and a SCHED_FIFO 10 waiter, there first, that polls every
+/// millisecond for the spin to start, so it is queued behind the spinner at
+/// once. Returns the
 /// waiter's tid, both joined.
 fn self_test_load(ms: u64) -> Result<i32> {
     // RT throttling would let the waiter run after 950 ms of each second:
@@ -462,29 +463,36 @@ fn self_test_load(ms: u64) -> Result<i32> {
 }
 
 fn self_test_threads(ms: u64) -> Result<i32> {
+    let ready = Arc::new(AtomicBool::new(false));
     let go = Arc::new(AtomicBool::new(false));
-    let g = Arc::clone(&go);
-    let spinner = std::thread::spawn(move || -> Result<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (r, g) = (Arc::clone(&ready), Arc::clone(&go));
+    let waiter = std::thread::spawn(move || -> Result<()> {
+        let _ = tx.send(gettid());
+        // Real-time on CPU 0 before the spin starts: nothing else there can
+        // delay its next wakeup, which queues it behind the spinner.
         pin(0)?;
+        set_fifo(10)?;
+        r.store(true, Ordering::SeqCst);
+        while !g.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    });
+    let tid = rx.recv().context("the self-test's waiter did not start")?;
+    let spinner = std::thread::spawn(move || -> Result<()> {
+        while !ready.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         set_fifo(20)?;
-        g.store(true, Ordering::SeqCst);
+        pin(0)?;
+        go.store(true, Ordering::SeqCst);
         let end = Instant::now() + Duration::from_millis(ms);
         while Instant::now() < end {
             std::hint::spin_loop();
         }
         Ok(())
     });
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || -> Result<()> {
-        let _ = tx.send(gettid());
-        pin(0)?;
-        set_fifo(10)?;
-        while !go.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        Ok(())
-    });
-    let tid = rx.recv().context("the self-test's waiter did not start")?;
     spinner
         .join()
         .map_err(|_| anyhow::anyhow!("the self-test's spinner panicked"))??;
