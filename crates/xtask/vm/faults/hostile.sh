@@ -111,13 +111,14 @@ seq0=$(enable_seq)
 load "$SCX_OUT"
 s_ms=$(wait_ms "$SCX_OUT" longest)
 s_k=$(wait_ms "$SCX_OUT" longest_kthread)
-# CPU hotplug restarts a scheduler without cpu_online/cpu_offline: once per
-# transition, and it must be attached again soon after.
+# CPU hotplug restarts a scheduler without cpu_online/cpu_offline: at most
+# once per transition (none when it happened to be between restarts), and it
+# must be attached again soon after.
 restarts=0
-if [ "$FAULT_HOTPLUG" != inplace ] && grep -q '"online_at":[1-9]' "$SCX_OUT/load.json"; then
+if [ "$FAULT_HOTPLUG" != inplace ] && grep -q '"offline_at":[1-9]' "$SCX_OUT/load.json"; then
 	restarts=2
 	deadline=$((SECONDS + 30))
-	until [ "$(enable_seq)" -ge $((seq0 + restarts)) ] && sched_alive; do
+	until sched_alive && sleep 1 && sched_alive; do
 		[ "$SECONDS" -lt "$deadline" ] || break
 		sleep 0.2
 	done
