@@ -71,8 +71,9 @@ impl SchedSource {
             vec![CheckPlan {
                 name: "soak".into(),
                 script: paths::soak_sh(),
-                // The soak, plus room to start, stop and read the kernel log.
-                timeout_secs: secs + 240,
+                // The soak twice (the EEVDF reference of the boot, then the
+                // scheduler), plus room to start, stop and read the kernel log.
+                timeout_secs: 2 * secs + 240,
                 newest_kernel_only: false,
             }]
         } else {
@@ -377,7 +378,7 @@ mod tests {
         assert_eq!(p.checks.len(), 1);
         assert_eq!(
             (p.checks[0].name.as_str(), p.checks[0].timeout_secs),
-            ("soak", 540)
+            ("soak", 840)
         );
         let f = fixtures[0].plan(rel, &soak);
         assert!(f.smoke && f.checks.is_empty());
