@@ -22,7 +22,9 @@
  *   task has run longer than slice_ns while other tasks wait.
  * - Per-CPU kthreads skip the queue: they go to the head of their own CPU's
  *   local DSQ and preempt what runs there. ksoftirqd must always make
- *   progress, not least because the timer callback may run from it.
+ *   progress, not least because the timer callback may run from it. Other
+ *   kthreads (rcu_preempt, unbound kworkers) go to central_kq, a queue the
+ *   central CPU pops before central_q.
  * - SCX_OPS_ENQ_LAST: a task that is the last one on its CPU still goes
  *   through ops.enqueue(), so the central CPU decides where it runs next.
  * - Every enqueue kicks the central CPU with SCX_KICK_PREEMPT so that its
@@ -37,16 +39,22 @@
  *
  * Starvation bound
  * ----------------
- * With C CPUs, W runnable tasks (W <= MAX_QUEUED), slice s and timer period
- * T (TIMER_INTERVAL_NS), a runnable task that may run on every CPU runs
- * within ceil((W - C) / C) * (s + T) plus one dispatch round trip:
+ * The slice s shrinks as the queue grows: s = slice_ns * C / n for n queued
+ * tasks (queue_depth), never below 1 ms (SLICE_MIN_NS, the timer period),
+ * so that W * s / C stays about slice_ns and the bound below does not grow
+ * with W * slice_ns. With C CPUs, W runnable tasks (W <= MAX_QUEUED), slice s
+ * and timer period T (TIMER_INTERVAL_NS), a runnable task that may run on
+ * every CPU runs within ceil((W - C) / C) * (s + T) plus one dispatch round
+ * trip (600 tasks on 4 CPUs: 149 * 2 ms = 0.3 s with a punctual timer):
  * central_q is FIFO and a woken or preempted task joins its tail, so at most
  * W - C - 1 tasks are ahead of it; while anything waits, the timer preempts
  * every CPU (the central one too) whose task has run for s, so each CPU ends
  * a task at least once per s + T; and a CPU whose task ends takes the head
  * of central_q in the central CPU's next round (a kick that only gets that
  * round run lets the central CPU's task go on; the timer's, after s, does
- * not). A woken per-CPU kthread runs at once; one switched out still
+ * not). Any other kthread waits only for the kthreads ahead of it in
+ * central_kq and one CPU's task to end: at most s + T. A woken per-CPU
+ * kthread runs at once; one switched out still
  * runnable goes back to the head of its local DSQ, behind at most the task
  * its CPU just picked, so it waits at most s + T (and one that never sleeps
  * keeps its CPU, which the bound then counts out of C). A task pinned

@@ -68,10 +68,38 @@
  *   dispatches. -d PID keeps a process out of sched_ext (p->scx.disallow).
  * - ops.timeout_ms is 5 s instead of the kernel's 30 s default.
  *
+ * Starvation bound
+ * ----------------
+ * The rotation alone bounds nothing useful: queue 0 gets 1 turn in 31, so a
+ * task with k others ahead of it there waits about 31 k slices / C. Four
+ * mechanisms, together:
+ *  - The slice shrinks as the queues grow: s = slice * C / n for n queued
+ *    tasks (FIFOs, stale entries included, and SHARED_DSQ) on C CPUs, never
+ *    below 1 ms (SLICE_MIN_NS), decided when the task is inserted. The tick
+ *    rounds a slice up to 1 / HZ (4 ms on Debian) for a task that spins.
+ *  - Overdue heads jump the rotation: when a FIFO's head has waited
+ *    STARVE_NS (500 ms), the dispatch takes the oldest such head instead.
+ *    SHARED_DSQ and overdue heads take turns on each CPU, so once a task is
+ *    overdue at least every other dispatch serves a task queued before it.
+ *  - Kernel threads skip the FIFOs: a per-CPU one goes to the head of its
+ *    CPU's local DSQ (waiting at most the slice running there), any other to
+ *    SHARED_DSQ. Re-enqueued tasks (SCX_ENQ_REENQ) go to SHARED_DSQ too.
+ *  - Only an idle CPU gets a task inserted straight into its local DSQ,
+ *    never a busy one, not even for a task pinned to it.
+ * Hence a FIFO task waits at most STARVE_NS + 2 n s' / C + slice, s' the
+ * slice rounded up to the tick: 0.5 s + 1.2 s + 20 ms for 600 queued tasks
+ * on 4 CPUs (faults/hostile.sh), 4.5 s for 2,000, inside the 5 s watchdog;
+ * a per-CPU kthread at most one slice. A task pinned to one CPU waits for
+ * that CPU only, up to C times as long. -H stretches the bound by up to
+ * 1 + 2 HIGHPRI_STREAK while boosted tasks keep every CPU busy. Shown by
+ * faults/hostile.sh (HOSTILE=1) with xtask observe, beside EEVDF.
+ *
  * Trade-offs
  * ----------
  * The queues ignore locality and the weights only pick a queue, so fairness
- * is coarse. Tasks pinned to one CPU can sit behind others in SHARED_DSQ. A
+ * is coarse; under overload the overdue rule turns the FIFOs into one FIFO
+ * by age for the tasks it serves. Tasks pinned to one CPU can sit behind
+ * others in SHARED_DSQ. A
  * FIFO entry outlives a task that leaves sched_ext, which is harmless: the
  * kernel ignores inserts of tasks it no longer queues for us.
  *
@@ -267,12 +295,15 @@ static struct cpu_ctx *this_cpu_ctx(void)
  * An idle CPU @p may run on, preferring @prev_cpu, or -1. Never a CPU outside
  * @p's mask: right after sched_setaffinity() @prev_cpu may be one, and a task
  * inserted there is handed back to ops.enqueue() (SCX_ENQ_REENQ) to be
- * inserted there again, until the kernel's reenqueue limit ejects us.
+ * inserted there again, until the kernel's reenqueue limit ejects us. Never a
+ * busy CPU either, not even for a task pinned to it (the kernel's qmap makes
+ * that exception): such tasks would pile up in its local DSQ, FIFO, ahead of
+ * everything the starvation bound counts on, kernel threads included.
  */
 static s32 pick_direct_dispatch_cpu(struct task_struct *p, s32 prev_cpu)
 {
 	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
-	    (p->nr_cpus_allowed == 1 || scx_bpf_test_and_clear_cpu_idle(prev_cpu)))
+	    scx_bpf_test_and_clear_cpu_idle(prev_cpu))
 		return prev_cpu;
 	return scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 }
@@ -293,6 +324,10 @@ s32 BPF_STRUCT_OPS(qmap_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wak
 
 	if (!tctx)
 		return -ESRCH;
+
+	/* A per-CPU kthread goes to its local DSQ's head in ops.enqueue(). */
+	if ((p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1)
+		return prev_cpu;
 
 	cpu = pick_direct_dispatch_cpu(p, prev_cpu);
 	if (cpu >= 0) {
@@ -511,7 +546,8 @@ static bool steer_to_overdue(struct cpu_ctx *cpuc)
 	s32 i, found = -1;
 
 	bpf_for(i, 0, NR_QUEUES) {
-		void *fifo = bpf_map_lookup_elem(&queue_arr, &i);
+		u32 key = i;	/* i itself stays off the stack */
+		void *fifo = bpf_map_lookup_elem(&queue_arr, &key);
 		struct task_struct *p;
 		struct task_ctx *tctx;
 		s32 pid;
