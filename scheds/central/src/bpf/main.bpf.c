@@ -22,7 +22,9 @@
  *   task has run longer than slice_ns while other tasks wait.
  * - Per-CPU kthreads skip the queue: they go to the head of their own CPU's
  *   local DSQ and preempt what runs there. ksoftirqd must always make
- *   progress, not least because the timer callback may run from it.
+ *   progress, not least because the timer callback may run from it. Other
+ *   kthreads (rcu_preempt, unbound kworkers) go to central_kq, a queue the
+ *   central CPU pops before central_q.
  * - SCX_OPS_ENQ_LAST: a task that is the last one on its CPU still goes
  *   through ops.enqueue(), so the central CPU decides where it runs next.
  * - Every enqueue kicks the central CPU with SCX_KICK_PREEMPT so that its
@@ -37,16 +39,22 @@
  *
  * Starvation bound
  * ----------------
- * With C CPUs, W runnable tasks (W <= MAX_QUEUED), slice s and timer period
- * T (TIMER_INTERVAL_NS), a runnable task that may run on every CPU runs
- * within ceil((W - C) / C) * (s + T) plus one dispatch round trip:
+ * The slice s shrinks as the queue grows: s = slice_ns * C / n for n queued
+ * tasks (queue_depth), never below 1 ms (SLICE_MIN_NS, the timer period),
+ * so that W * s / C stays about slice_ns and the bound below does not grow
+ * with W * slice_ns. With C CPUs, W runnable tasks (W <= MAX_QUEUED), slice s
+ * and timer period T (TIMER_INTERVAL_NS), a runnable task that may run on
+ * every CPU runs within ceil((W - C) / C) * (s + T) plus one dispatch round
+ * trip (600 tasks on 4 CPUs: 149 * 2 ms = 0.3 s with a punctual timer):
  * central_q is FIFO and a woken or preempted task joins its tail, so at most
  * W - C - 1 tasks are ahead of it; while anything waits, the timer preempts
  * every CPU (the central one too) whose task has run for s, so each CPU ends
  * a task at least once per s + T; and a CPU whose task ends takes the head
  * of central_q in the central CPU's next round (a kick that only gets that
  * round run lets the central CPU's task go on; the timer's, after s, does
- * not). A woken per-CPU kthread runs at once; one switched out still
+ * not). Any other kthread waits only for the kthreads ahead of it in
+ * central_kq and one CPU's task to end: at most s + T. A woken per-CPU
+ * kthread runs at once; one switched out still
  * runnable goes back to the head of its local DSQ, behind at most the task
  * its CPU just picked, so it waits at most s + T (and one that never sleeps
  * keeps its CPU, which the bound then counts out of C). A task pinned
@@ -122,7 +130,9 @@ char _license[] SEC("license") = "GPL";
 enum {
 	FALLBACK_DSQ_ID		= 0,
 	MAX_QUEUED		= 4096,
+	MAX_KTHREADS_QUEUED	= 1024,
 	TIMER_INTERVAL_NS	= 1000 * 1000,	/* 1 ms */
+	SLICE_MIN_NS		= 1000 * 1000,	/* the floor of a shrunk slice */
 };
 
 /* What start_timer returns (negative: an errno). Mirrored in main.rs. */
@@ -147,7 +157,7 @@ u64 nr_overflows;
 /* Ours: migration-disabled tasks sent home; timer preemptions. */
 u64 nr_mig_disabled, nr_preempts;
 
-/* Entries in central_q, stale ones included. */
+/* Entries in central_q and central_kq, stale ones included. */
 u64 queue_depth;
 
 /* BPF_F_TIMER_CPU_PIN or 0: how the timer callback re-arms itself. */
@@ -160,6 +170,13 @@ struct {
 	__uint(max_entries, MAX_QUEUED);
 	__type(value, s32);
 } central_q SEC(".maps");
+
+/* Kernel threads that may run on more than one CPU: popped before central_q. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, MAX_KTHREADS_QUEUED);
+	__type(value, s32);
+} central_kq SEC(".maps");
 
 /*
  * Per-CPU state, nr_cpu_ids entries each (user space sizes them before load).
@@ -183,6 +200,28 @@ struct {
 static __always_inline void stat_inc(u64 *counter)
 {
 	__sync_fetch_and_add(counter, 1);
+}
+
+/*
+ * How long a task may keep its CPU while others wait: slice_ns shared among
+ * the queued tasks, never below SLICE_MIN_NS (the timer's period).
+ */
+static u64 cur_slice(void)
+{
+	u64 nr = READ_ONCE(queue_depth);
+	u64 floor = slice_ns < SLICE_MIN_NS ? slice_ns : SLICE_MIN_NS;
+	u64 slice;
+
+	if (nr <= nr_cpu_ids)
+		return slice_ns;
+	slice = slice_ns * nr_cpu_ids / nr;
+	return slice < floor ? floor : slice;
+}
+
+/* Whether @p may run on the CPU it is on (not so while its mask changes). */
+static bool on_allowed_cpu(const struct task_struct *p)
+{
+	return bpf_cpumask_test_cpu(scx_bpf_task_cpu(p), p->cpus_ptr);
 }
 
 /*
@@ -260,9 +299,11 @@ void BPF_STRUCT_OPS(central_enqueue, struct task_struct *p, u64 enq_flags)
 	/*
 	 * Per-CPU kthreads (ksoftirqd, kworkers, ...) run first on their own
 	 * CPU; the tasks they preempt keep their place. A task that cannot
-	 * leave its CPU stays there too.
+	 * leave its CPU stays there too. One whose mask is being changed away
+	 * from the CPU it is on goes through the queue instead: inserted here
+	 * it would be re-enqueued, perhaps again and again.
 	 */
-	if ((p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1) {
+	if ((p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1 && on_allowed_cpu(p)) {
 		stat_inc(&nr_locals);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_INF,
 				   enq_flags | SCX_ENQ_HEAD | SCX_ENQ_PREEMPT);
@@ -276,12 +317,14 @@ void BPF_STRUCT_OPS(central_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	if (bpf_map_push_elem(&central_q, &pid, 0)) {
-		stat_inc(&nr_overflows);
-		scx_bpf_dsq_insert(p, FALLBACK_DSQ_ID, SCX_SLICE_INF, enq_flags);
-	} else {
+	/* Other kernel threads (rcu_preempt, unbound kworkers) jump the queue. */
+	if (((p->flags & PF_KTHREAD) && !bpf_map_push_elem(&central_kq, &pid, 0)) ||
+	    !bpf_map_push_elem(&central_q, &pid, 0)) {
 		__sync_fetch_and_add(&queue_depth, 1);
 		stat_inc(&nr_queued);
+	} else {
+		stat_inc(&nr_overflows);
+		scx_bpf_dsq_insert(p, FALLBACK_DSQ_ID, SCX_SLICE_INF, enq_flags);
 	}
 
 	/*
@@ -321,7 +364,8 @@ static enum dispatch_result dispatch_to_cpu(s32 cpu)
 
 		if (!scx_bpf_dispatch_nr_slots())
 			return DISPATCH_NO_SLOTS;
-		if (bpf_map_pop_elem(&central_q, &pid))
+		if (bpf_map_pop_elem(&central_kq, &pid) &&
+		    bpf_map_pop_elem(&central_q, &pid))
 			return DISPATCH_EMPTY;
 		__sync_fetch_and_sub(&queue_depth, 1);
 
@@ -332,7 +376,8 @@ static enum dispatch_result dispatch_to_cpu(s32 cpu)
 		}
 
 		home = scx_bpf_task_cpu(p);
-		if (home != cpu && stays_home(p)) {
+		if (home != cpu && stays_home(p) &&
+		    bpf_cpumask_test_cpu(home, p->cpus_ptr)) {
 			/* Its own CPU's local DSQ: nothing moves. */
 			stat_inc(&nr_mismatches);
 			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | home, SCX_SLICE_INF, 0);
@@ -397,7 +442,7 @@ static bool slice_used(s32 cpu)
 	if (!started_at)
 		return true;
 	at = READ_ONCE(*started_at);
-	return !at || !time_before(bpf_ktime_get_ns(), at + slice_ns);
+	return !at || !time_before(bpf_ktime_get_ns(), at + cur_slice());
 }
 
 /*
@@ -480,7 +525,7 @@ void BPF_STRUCT_OPS(central_stopping, struct task_struct *p, bool runnable)
  */
 static int central_timerfn(void *map, int *key, struct bpf_timer *timer)
 {
-	u64 now = bpf_ktime_get_ns();
+	u64 now = bpf_ktime_get_ns(), slice = cur_slice();
 	bool waiting = READ_ONCE(queue_depth) || scx_bpf_dsq_nr_queued(FALLBACK_DSQ_ID) > 0;
 	s32 cpu;
 
@@ -491,7 +536,7 @@ static int central_timerfn(void *map, int *key, struct bpf_timer *timer)
 		if (!started_at)
 			continue;
 		at = READ_ONCE(*started_at);
-		if (!at || time_before(now, at + slice_ns))
+		if (!at || time_before(now, at + slice))
 			continue;
 		if (!waiting && scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) <= 0)
 			continue;

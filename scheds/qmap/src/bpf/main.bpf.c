@@ -68,10 +68,38 @@
  *   dispatches. -d PID keeps a process out of sched_ext (p->scx.disallow).
  * - ops.timeout_ms is 5 s instead of the kernel's 30 s default.
  *
+ * Starvation bound
+ * ----------------
+ * The rotation alone bounds nothing useful: queue 0 gets 1 turn in 31, so a
+ * task with k others ahead of it there waits about 31 k slices / C. Four
+ * mechanisms, together:
+ *  - The slice shrinks as the queues grow: s = slice * C / n for n queued
+ *    tasks (FIFOs, stale entries included, and SHARED_DSQ) on C CPUs, never
+ *    below 1 ms (SLICE_MIN_NS), decided when the task is inserted. The tick
+ *    rounds a slice up to 1 / HZ (4 ms on Debian) for a task that spins.
+ *  - Overdue heads jump the rotation: when a FIFO's head has waited
+ *    STARVE_NS (500 ms), the dispatch takes the oldest such head instead.
+ *    SHARED_DSQ and overdue heads take turns on each CPU, so once a task is
+ *    overdue at least every other dispatch serves a task queued before it.
+ *  - Kernel threads skip the FIFOs: a per-CPU one goes to the head of its
+ *    CPU's local DSQ (waiting at most the slice running there), any other to
+ *    SHARED_DSQ. Re-enqueued tasks (SCX_ENQ_REENQ) go to SHARED_DSQ too.
+ *  - Only an idle CPU gets a task inserted straight into its local DSQ,
+ *    never a busy one, not even for a task pinned to it.
+ * Hence a FIFO task waits at most STARVE_NS + 2 n s' / C + slice, s' the
+ * slice rounded up to the tick: 0.5 s + 1.2 s + 20 ms for 600 queued tasks
+ * on 4 CPUs (faults/hostile.sh), 4.5 s for 2,000, inside the 5 s watchdog;
+ * a per-CPU kthread at most one slice. A task pinned to one CPU waits for
+ * that CPU only, up to C times as long. -H stretches the bound by up to
+ * 1 + 2 HIGHPRI_STREAK while boosted tasks keep every CPU busy. Shown by
+ * faults/hostile.sh (HOSTILE=1) with xtask observe, beside EEVDF.
+ *
  * Trade-offs
  * ----------
  * The queues ignore locality and the weights only pick a queue, so fairness
- * is coarse. Tasks pinned to one CPU can sit behind others in SHARED_DSQ. A
+ * is coarse; under overload the overdue rule turns the FIFOs into one FIFO
+ * by age for the tasks it serves. Tasks pinned to one CPU can sit behind
+ * others in SHARED_DSQ. A
  * FIFO entry outlives a task that leaves sched_ext, which is harmless: the
  * kernel ignores inserts of tasks it no longer queues for us.
  *
@@ -100,6 +128,8 @@ char _license[] SEC("license") = "GPL";
 #define ESRCH		3
 #define CLOCK_MONOTONIC	1
 #define SHARED_SNAP_LEN	16
+#define SLICE_MIN_NS	(1000 * 1000)	/* the floor of a shrunk slice */
+#define STARVE_NS	(500 * 1000 * 1000ULL)	/* a FIFO head this old jumps the rotation */
 
 /* Set by user space before load. */
 const volatile u64 slice_ns = 20 * 1000 * 1000;	/* SCX_SLICE_DFL */
@@ -146,6 +176,7 @@ struct task_ctx {
 	bool	force_local;	/* select_cpu() found an idle CPU: go local */
 	bool	highpri;	/* -H: queued boosted, in SHARED_DSQ */
 	u64	core_sched_seq;
+	u64	enq_at;		/* when it was last pushed into a FIFO */
 };
 
 struct {
@@ -163,6 +194,7 @@ struct cpu_ctx {
 	u32	cpuperf_cur;	/* sampled by the timer */
 	u32	cpuperf_cap;	/* sampled by the timer; 0 until then */
 	u32	highpri_streak;	/* -H: boosted slices since the FIFOs' turn */
+	bool	shared_served;	/* the last turn went to SHARED_DSQ */
 };
 
 struct {
@@ -219,6 +251,27 @@ static int weight_to_idx(u32 weight)
 	return 4;
 }
 
+/*
+ * The slice of a task inserted now: slice_ns shared among everything queued
+ * (the FIFOs, stale entries included, and SHARED_DSQ), never below
+ * SLICE_MIN_NS. See the starvation bound.
+ */
+static u64 task_slice(void)
+{
+	u64 cpus = scx_bpf_nr_cpu_ids();
+	u64 floor = slice_ns < SLICE_MIN_NS ? slice_ns : SLICE_MIN_NS;
+	s64 nr = scx_bpf_dsq_nr_queued(SHARED_DSQ);
+	u64 slice;
+	int i;
+
+	bpf_for(i, 0, NR_QUEUES)
+		nr += queue_depth[i];
+	if (nr <= (s64)cpus)
+		return slice_ns;
+	slice = slice_ns * cpus / nr;
+	return slice < floor ? floor : slice;
+}
+
 static struct task_ctx *lookup_task_ctx(struct task_struct *p)
 {
 	struct task_ctx *tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
@@ -242,14 +295,26 @@ static struct cpu_ctx *this_cpu_ctx(void)
  * An idle CPU @p may run on, preferring @prev_cpu, or -1. Never a CPU outside
  * @p's mask: right after sched_setaffinity() @prev_cpu may be one, and a task
  * inserted there is handed back to ops.enqueue() (SCX_ENQ_REENQ) to be
- * inserted there again, until the kernel's reenqueue limit ejects us.
+ * inserted there again, until the kernel's reenqueue limit ejects us. Never a
+ * busy CPU either, not even for a task pinned to it (the kernel's qmap makes
+ * that exception): such tasks would pile up in its local DSQ, FIFO, ahead of
+ * everything the starvation bound counts on, kernel threads included.
  */
 static s32 pick_direct_dispatch_cpu(struct task_struct *p, s32 prev_cpu)
 {
 	if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
-	    (p->nr_cpus_allowed == 1 || scx_bpf_test_and_clear_cpu_idle(prev_cpu)))
+	    scx_bpf_test_and_clear_cpu_idle(prev_cpu))
 		return prev_cpu;
 	return scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+}
+
+/* Wake an idle CPU @p may run on, to take it from SHARED_DSQ. */
+static void kick_idle_cpu(struct task_struct *p)
+{
+	s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+
+	if (cpu >= 0)
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 }
 
 s32 BPF_STRUCT_OPS(qmap_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
@@ -259,6 +324,10 @@ s32 BPF_STRUCT_OPS(qmap_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wak
 
 	if (!tctx)
 		return -ESRCH;
+
+	/* A per-CPU kthread goes to its local DSQ's head in ops.enqueue(). */
+	if ((p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1)
+		return prev_cpu;
 
 	cpu = pick_direct_dispatch_cpu(p, prev_cpu);
 	if (cpu >= 0) {
@@ -302,7 +371,20 @@ void BPF_STRUCT_OPS(qmap_enqueue, struct task_struct *p, u64 enq_flags)
 
 	if (tctx->force_local) {
 		tctx->force_local = false;
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(), enq_flags);
+		return;
+	}
+
+	/*
+	 * Pushed off its CPU's local DSQ by a higher class: let anyone run it.
+	 * Never back into a local DSQ (a task pinned to the CPU just taken
+	 * would be pushed off again at the next switch there, up to the
+	 * kernel's reenqueue limit); SHARED_DSQ is served before the FIFOs.
+	 */
+	if (enq_flags & SCX_ENQ_REENQ) {
+		__sync_fetch_and_add(&nr_reenqueued, 1);
+		scx_bpf_dsq_insert(p, SHARED_DSQ, 0, enq_flags);
+		kick_idle_cpu(p);
 		return;
 	}
 
@@ -311,26 +393,34 @@ void BPF_STRUCT_OPS(qmap_enqueue, struct task_struct *p, u64 enq_flags)
 		cpu = pick_direct_dispatch_cpu(p, scx_bpf_task_cpu(p));
 		if (cpu >= 0) {
 			__sync_fetch_and_add(&nr_ddsp_from_enq, 1);
-			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns, enq_flags);
+			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(), enq_flags);
 			return;
 		}
 	}
 
-	/* Pushed off its CPU's local DSQ by a higher class: let anyone run it. */
-	if (enq_flags & SCX_ENQ_REENQ) {
-		__sync_fetch_and_add(&nr_reenqueued, 1);
-		scx_bpf_dsq_insert(p, SHARED_DSQ, 0, enq_flags);
-		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-		if (cpu >= 0)
-			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	/*
+	 * Kernel threads never wait behind the FIFOs: a per-CPU one goes to
+	 * the head of its CPU's local DSQ (if it is on that CPU already; one
+	 * being moved there goes the other way), any other to SHARED_DSQ.
+	 */
+	if (p->flags & PF_KTHREAD) {
+		cpu = scx_bpf_task_cpu(p);
+		if (p->nr_cpus_allowed == 1 && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(), enq_flags | SCX_ENQ_HEAD);
+			return;
+		}
+		scx_bpf_dsq_insert(p, SHARED_DSQ, task_slice(), enq_flags);
+		kick_idle_cpu(p);
 		return;
 	}
 
 	/* -H: boosted tasks skip the FIFOs and wait to be moved ahead. */
 	if (tctx->highpri) {
-		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+		scx_bpf_dsq_insert(p, SHARED_DSQ, task_slice(), enq_flags);
 		return;
 	}
+
+	tctx->enq_at = bpf_ktime_get_ns();
 
 	fifo = bpf_map_lookup_elem(&queue_arr, &idx);
 	if (!fifo) {
@@ -340,7 +430,7 @@ void BPF_STRUCT_OPS(qmap_enqueue, struct task_struct *p, u64 enq_flags)
 
 	/* A full FIFO spills into SHARED_DSQ. */
 	if (bpf_map_push_elem(fifo, &pid, 0)) {
-		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+		scx_bpf_dsq_insert(p, SHARED_DSQ, task_slice(), enq_flags);
 		return;
 	}
 	/* idx was reloaded from the stack: bound it again for the verifier. */
@@ -446,6 +536,42 @@ static bool keep_highpri_prev(struct task_struct *prev)
 }
 
 /*
+ * If a FIFO's head has waited STARVE_NS or more, point the dispatch cursor at
+ * the FIFO with the oldest such head, for one task, and return true. A head
+ * whose task is gone or stale hides its FIFO until the rotation pops it.
+ */
+static bool steer_to_overdue(struct cpu_ctx *cpuc)
+{
+	u64 oldest = bpf_ktime_get_ns() - STARVE_NS;
+	s32 i, found = -1;
+
+	bpf_for(i, 0, NR_QUEUES) {
+		u32 key = i;	/* i itself stays off the stack */
+		void *fifo = bpf_map_lookup_elem(&queue_arr, &key);
+		struct task_struct *p;
+		struct task_ctx *tctx;
+		s32 pid;
+
+		if (!fifo || bpf_map_peek_elem(fifo, &pid))
+			continue;
+		p = bpf_task_from_pid(pid);
+		if (!p)
+			continue;
+		tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
+		if (tctx && time_before(tctx->enq_at, oldest)) {
+			oldest = tctx->enq_at;
+			found = i;
+		}
+		bpf_task_release(p);
+	}
+	if (found < 0)
+		return false;
+	cpuc->dsp_idx = found;
+	cpuc->dsp_cnt = 1;
+	return true;
+}
+
+/*
  * The FIFOs' turn: take tasks from them in the weighted rotation into
  * SHARED_DSQ, then move one to this CPU. Returns whether it found work.
  */
@@ -457,8 +583,19 @@ static bool dispatch_fifos(struct cpu_ctx *cpuc)
 	void *fifo;
 	s32 i, pid;
 
-	if (scx_bpf_dsq_move_to_local(SHARED_DSQ))
-		return true;
+	/*
+	 * SHARED_DSQ (kernel threads, re-enqueued and spilt tasks) goes first,
+	 * except that it and an overdue FIFO head take turns: neither can
+	 * starve the other.
+	 */
+	if (!cpuc->shared_served || !steer_to_overdue(cpuc)) {
+		if (scx_bpf_dsq_move_to_local(SHARED_DSQ)) {
+			cpuc->shared_served = true;
+			return true;
+		}
+		steer_to_overdue(cpuc);
+	}
+	cpuc->shared_served = false;
 
 	/*
 	 * -l: keep inserting PID 2 (kthreadd, almost always asleep). The
@@ -508,7 +645,7 @@ static bool dispatch_fifos(struct cpu_ctx *cpuc)
 
 			update_core_sched_head_seq(p);
 			__sync_fetch_and_add(&nr_dispatched, 1);
-			scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, 0);
+			scx_bpf_dsq_insert(p, SHARED_DSQ, task_slice(), 0);
 			bpf_task_release(p);
 
 			batch--;
