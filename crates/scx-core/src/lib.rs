@@ -18,7 +18,8 @@ pub mod runner;
 pub mod topology;
 
 pub use cli::CommonOpts;
-pub use ops::{add_ops_flags, attach, load, open, percpu_sum};
+pub use ops::{add_ops_flags, attach, load, open, percpu_values};
+pub use plain::Plain;
 pub use runner::{run, Attached, Scheduler};
 pub use topology::{CpuSet, Topology};
 

@@ -16,6 +16,7 @@ use libbpf_rs::btf::Btf;
 use libbpf_rs::libbpf_sys;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{AsRawLibbpf, Link, MapCore, MapFlags, MapType, Object, OpenObject};
+use plain::Plain;
 
 use crate::cli::CommonOpts;
 use crate::compat;
@@ -233,29 +234,65 @@ pub fn read_exit_info(obj: &Object) -> Result<Option<ExitInfo>> {
     Ok(Some(info))
 }
 
-/// Sums a per-CPU array of `u64` counters: element `i` of the result is key `i` summed
-/// over all CPUs.
-pub fn percpu_sum<M: MapCore>(map: &M, nr_keys: u32) -> Result<Vec<u64>> {
-    let mut sums = Vec::with_capacity(nr_keys as usize);
-    for key in 0..nr_keys {
-        let per_cpu = map
-            .lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY)
-            .with_context(|| {
-                format!(
-                    "failed to read key {key} of map {}",
-                    map.name().to_string_lossy()
+/// Reads key `key` of a per-CPU array whose value is `T` (a skeleton type, e.g.
+/// `bpf::types::cpu_ctx`): one `T` per possible CPU, in CPU order.
+pub fn percpu_values<T: Plain + Default, M: MapCore>(map: &M, key: u32) -> Result<Vec<T>> {
+    let name = map.name().to_string_lossy();
+    let slots = map
+        .lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY)
+        .with_context(|| format!("failed to read key {key} of map {name}"))?
+        .unwrap_or_default();
+    decode_values(&slots).with_context(|| format!("map {name} does not hold the expected type"))
+}
+
+/// Each slot's bytes as a `T`: the slot must be at least `size_of::<T>()` long (the
+/// kernel pads per-CPU values to 8 bytes).
+fn decode_values<T: Plain + Default>(slots: &[Vec<u8>]) -> Result<Vec<T>> {
+    slots
+        .iter()
+        .map(|bytes| {
+            let mut v = T::default();
+            plain::copy_from_bytes(&mut v, bytes).map_err(|_| {
+                anyhow!(
+                    "a {}-byte value is too short for {} bytes",
+                    bytes.len(),
+                    size_of::<T>()
                 )
-            })?
-            .unwrap_or_default();
-        let sum = per_cpu
-            .iter()
-            .filter_map(|v| {
-                v.get(..8)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_ne_bytes)
-            })
-            .fold(0u64, u64::wrapping_add);
-        sums.push(sum);
+            })?;
+            Ok(v)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(C)]
+    #[derive(Default, Debug, PartialEq)]
+    struct Ctx {
+        a: u64,
+        b: u32,
+        c: u32,
     }
-    Ok(sums)
+    // SAFETY: integers only, so every bit pattern is a valid value.
+    unsafe impl Plain for Ctx {}
+
+    fn slot(a: u64, b: u32, c: u32) -> Vec<u8> {
+        [&a.to_ne_bytes()[..], &b.to_ne_bytes(), &c.to_ne_bytes()].concat()
+    }
+
+    #[test]
+    fn per_cpu_slots_decode_field_by_field() {
+        let slots = vec![slot(1, 2, 3), slot(4, 5, 6)];
+        let v: Vec<Ctx> = decode_values(&slots).unwrap();
+        assert_eq!(v, [Ctx { a: 1, b: 2, c: 3 }, Ctx { a: 4, b: 5, c: 6 }]);
+    }
+
+    #[test]
+    fn a_short_slot_is_an_error_not_zeroes() {
+        let slots = vec![slot(1, 2, 3), vec![0; 12]];
+        let err = decode_values::<Ctx>(&slots).unwrap_err();
+        assert_eq!(err.to_string(), "a 12-byte value is too short for 16 bytes");
+    }
 }

@@ -60,27 +60,56 @@ struct Opts {
     common: CommonOpts,
 }
 
-/// The BPF side's counters, in the order of `enum fcg_stat_idx`.
-const STAT_NAMES: [&str; 18] = [
-    "act",
-    "deact",
-    "local",
-    "global",
-    "hwt_cache",
-    "hwt_update",
-    "enq_skip",
-    "enq_race",
-    "cns_keep",
-    "cns_expire",
-    "cns_empty",
-    "cns_gone",
-    "pnc_next",
-    "pnc_empty",
-    "pnc_idle",
-    "pnc_gone",
-    "pnc_race",
-    "rescue",
-];
+/// One interval's changes of `struct fcg_stats` (`src/bpf/intf.h`), under its field
+/// names; the comments there say what each counts.
+#[derive(Serialize, Debug, Default, PartialEq)]
+struct Counts {
+    act: u64,
+    deact: u64,
+    local: u64,
+    global: u64,
+    hwt_cache: u64,
+    hwt_update: u64,
+    enq_skip: u64,
+    enq_race: u64,
+    cns_keep: u64,
+    cns_expire: u64,
+    cns_empty: u64,
+    cns_gone: u64,
+    pnc_next: u64,
+    pnc_empty: u64,
+    pnc_idle: u64,
+    pnc_gone: u64,
+    pnc_race: u64,
+    rescue: u64,
+}
+
+impl Counts {
+    /// What each counter gained from `prev` to `now` (wrapping, as the counters do).
+    fn delta(now: &bpf::types::fcg_stats, prev: &bpf::types::fcg_stats) -> Self {
+        let d = |f: fn(&bpf::types::fcg_stats) -> u64| f(now).wrapping_sub(f(prev));
+        Counts {
+            act: d(|s| s.act),
+            deact: d(|s| s.deact),
+            local: d(|s| s.local),
+            global: d(|s| s.global),
+            hwt_cache: d(|s| s.hwt_cache),
+            hwt_update: d(|s| s.hwt_update),
+            enq_skip: d(|s| s.enq_skip),
+            enq_race: d(|s| s.enq_race),
+            cns_keep: d(|s| s.cns_keep),
+            cns_expire: d(|s| s.cns_expire),
+            cns_empty: d(|s| s.cns_empty),
+            cns_gone: d(|s| s.cns_gone),
+            pnc_next: d(|s| s.pnc_next),
+            pnc_empty: d(|s| s.pnc_empty),
+            pnc_idle: d(|s| s.pnc_idle),
+            pnc_gone: d(|s| s.pnc_gone),
+            pnc_race: d(|s| s.pnc_race),
+            rescue: d(|s| s.rescue),
+        }
+    }
+}
 
 /// One interval's report: counter deltas since the previous one.
 #[derive(Serialize)]
@@ -89,18 +118,12 @@ struct Stats {
     /// Busy share of all CPUs over the interval, from /proc/stat (percent).
     cpu_busy_pct: f64,
     hweight_gen: u64,
-    /// `STAT_NAMES[i]` -> delta.
-    counts: Vec<(&'static str, u64)>,
+    counts: Counts,
 }
 
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = |name: &str| {
-            self.counts
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map_or(0, |(_, v)| *v)
-        };
+        let c = &self.counts;
         write!(
             f,
             "[SEQ {} cpu={:5.1}% hweight_gen={}] act={} deact={} global={} local={} | \
@@ -109,24 +132,24 @@ impl fmt::Display for Stats {
             self.seq,
             self.cpu_busy_pct,
             self.hweight_gen,
-            c("act"),
-            c("deact"),
-            c("global"),
-            c("local"),
-            c("hwt_cache"),
-            c("hwt_update"),
-            c("enq_skip"),
-            c("enq_race"),
-            c("cns_keep"),
-            c("cns_expire"),
-            c("cns_empty"),
-            c("cns_gone"),
-            c("pnc_next"),
-            c("pnc_empty"),
-            c("pnc_idle"),
-            c("pnc_gone"),
-            c("pnc_race"),
-            c("rescue"),
+            c.act,
+            c.deact,
+            c.global,
+            c.local,
+            c.hwt_cache,
+            c.hwt_update,
+            c.enq_skip,
+            c.enq_race,
+            c.cns_keep,
+            c.cns_expire,
+            c.cns_empty,
+            c.cns_gone,
+            c.pnc_next,
+            c.pnc_empty,
+            c.pnc_idle,
+            c.pnc_gone,
+            c.pnc_race,
+            c.rescue,
         )
     }
 }
@@ -149,7 +172,8 @@ fn cpu_times() -> Option<(u64, u64)> {
 struct Scheduler<'obj> {
     skel: bpf::MainSkel<'obj>,
     seq: u64,
-    prev: Vec<u64>,
+    /// The counters at the previous report.
+    prev: bpf::types::fcg_stats,
     prev_cpu: Option<(u64, u64)>,
 }
 
@@ -188,12 +212,11 @@ impl<'obj> Scheduler<'obj> {
                 "absent (7.1+)"
             }
         );
-        let prev = vec![0; STAT_NAMES.len()];
         Ok(Attached::new(
             Scheduler {
                 skel,
                 seq: 0,
-                prev,
+                prev: Default::default(),
                 prev_cpu: cpu_times(),
             },
             link,
@@ -209,12 +232,14 @@ impl scx_core::Scheduler for Scheduler<'_> {
     }
 
     fn stats(&mut self) -> Result<Stats> {
-        let now = scx_core::percpu_sum(&self.skel.maps.stats, STAT_NAMES.len() as u32)?;
-        let counts = STAT_NAMES
-            .iter()
-            .zip(now.iter().zip(&self.prev))
-            .map(|(n, (a, b))| (*n, a.wrapping_sub(*b)))
-            .collect();
+        let now = self
+            .skel
+            .maps
+            .bss_data
+            .as_deref()
+            .context("the BPF object has no .bss")?
+            .stats;
+        let counts = Counts::delta(&now, &self.prev);
         self.prev = now;
 
         let cpu = cpu_times();
@@ -306,25 +331,51 @@ mod tests {
     }
 
     #[test]
-    fn stats_line_names_every_counter() {
-        let counts = STAT_NAMES
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (*n, i as u64 + 100))
-            .collect();
+    fn stats_line_shows_each_counters_delta() {
+        let prev = bpf::types::fcg_stats {
+            act: 10,
+            rescue: u64::MAX,
+            ..Default::default()
+        };
+        let now = bpf::types::fcg_stats {
+            act: 110,
+            deact: 101,
+            local: 102,
+            global: 103,
+            hwt_cache: 104,
+            hwt_update: 105,
+            enq_skip: 106,
+            enq_race: 107,
+            cns_keep: 108,
+            cns_expire: 109,
+            cns_empty: 110,
+            cns_gone: 111,
+            pnc_next: 112,
+            pnc_empty: 113,
+            pnc_idle: 114,
+            pnc_gone: 115,
+            pnc_race: 116,
+            rescue: 116,
+        };
         let s = Stats {
             seq: 1,
             cpu_busy_pct: 50.0,
             hweight_gen: 7,
-            counts,
+            counts: Counts::delta(&now, &prev),
         };
-        let line = s.to_string();
-        assert!(
-            line.starts_with(
-                "[SEQ 1 cpu= 50.0% hweight_gen=7] act=100 deact=101 global=103 local=102"
-            ),
-            "{line}"
+        assert_eq!(
+            s.to_string(),
+            "[SEQ 1 cpu= 50.0% hweight_gen=7] act=100 deact=101 global=103 local=102 | \
+             HWT cache=104 update=105 | ENQ skip=106 race=107 | CNS keep=108 expire=109 empty=110 gone=111 | \
+             PNC next=112 empty=113 idle=114 gone=115 race=116 | rescue=117"
         );
-        assert!(line.ends_with("rescue=117"), "{line}");
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            json.starts_with(
+                r#"{"seq":1,"cpu_busy_pct":50.0,"hweight_gen":7,"counts":{"act":100,"deact":101,"#
+            ),
+            "{json}"
+        );
+        assert!(json.ends_with(r#""pnc_race":116,"rescue":117}}"#), "{json}");
     }
 }

@@ -75,8 +75,9 @@ struct Opts {
     common: CommonOpts,
 }
 
-/// Counts since the scheduler was attached.
-#[derive(Serialize, Default)]
+/// Counts since the scheduler was attached: `struct pair_stats` of `src/bpf/intf.h`
+/// under the names its comments give, and the cgroups tracked now.
+#[derive(Serialize)]
 struct Stats {
     /// Tasks enqueued.
     total: u64,
@@ -86,6 +87,10 @@ struct Stats {
     missing: u64,
     /// Affinity-restricted tasks run where queued, outside the pair rule.
     bypass: u64,
+    /// Tasks that used their slice with nothing else queued and kept their CPU, inside
+    /// the pair rule; with `dispatched`, `missing` and `bypass` it accounts for where
+    /// the enqueued tasks went.
+    kept: u64,
     /// Kicks sent to a partner CPU.
     kicks: u64,
     /// Times a higher sched class took a CPU of a pair.
@@ -107,16 +112,39 @@ struct Stats {
     refused: u64,
 }
 
+impl Stats {
+    fn new(s: &bpf::types::pair_stats, cgroups: u64, max_cgroups: u32) -> Self {
+        Stats {
+            total: s.nr_total,
+            dispatched: s.nr_dispatched,
+            missing: s.nr_missing,
+            bypass: s.nr_bypass,
+            kept: s.nr_kept,
+            kicks: s.nr_kicks,
+            preemptions: s.nr_preemptions,
+            expirations: s.nr_exps,
+            exp_empty: s.nr_exp_empty,
+            waits: s.nr_exp_waits,
+            cgroup_switches: s.nr_cgrp_next,
+            collisions: s.nr_cgrp_coll,
+            cgroups,
+            max_cgroups,
+            refused: s.nr_refused,
+        }
+    }
+}
+
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "total={} dispatched={} missing={} bypass={} kicks={} preemptions={} expirations={} exp_empty={} \
-             waits={} cgroup_switches={} collisions={} cgroups={}/{} refused={}",
+            "total={} dispatched={} missing={} bypass={} kept={} kicks={} preemptions={} expirations={} \
+             exp_empty={} waits={} cgroup_switches={} collisions={} cgroups={}/{} refused={}",
             self.total,
             self.dispatched,
             self.missing,
             self.bypass,
+            self.kept,
             self.kicks,
             self.preemptions,
             self.expirations,
@@ -288,40 +316,25 @@ impl scx_core::Scheduler for Scheduler<'_> {
         let Some(bss) = self.skel.maps.bss_data.as_deref() else {
             return;
         };
-        if bss.nr_refused > self.refused_seen {
+        let refused = bss.stats.nr_refused;
+        if refused > self.refused_seen {
             log::warn!(
                 "{} cgroup creation(s) refused with EBUSY: scx_pair tracks at most {} cgroups",
-                bss.nr_refused - self.refused_seen,
+                refused - self.refused_seen,
                 self.max_cgroups
             );
-            self.refused_seen = bss.nr_refused;
+            self.refused_seen = refused;
         }
     }
 
     fn stats(&mut self) -> Result<Stats> {
-        let c = scx_core::percpu_sum(&self.skel.maps.stats, 12)?;
         let bss = self
             .skel
             .maps
             .bss_data
             .as_deref()
             .context("the BPF object has no .bss")?;
-        Ok(Stats {
-            total: c[0],
-            dispatched: c[1],
-            missing: c[2],
-            bypass: c[3],
-            kicks: c[4],
-            preemptions: c[5],
-            expirations: c[6],
-            exp_empty: c[7],
-            waits: c[8],
-            cgroup_switches: c[9],
-            collisions: c[10],
-            cgroups: bss.nr_cgroups,
-            max_cgroups: self.max_cgroups,
-            refused: bss.nr_refused,
-        })
+        Ok(Stats::new(&bss.stats, bss.nr_cgroups, self.max_cgroups))
     }
 }
 
@@ -387,27 +400,34 @@ mod tests {
     }
 
     #[test]
-    fn stats_line_names_every_counter() {
-        let s = Stats {
-            total: 5,
-            cgroups: 3,
-            max_cgroups: 4096,
-            ..Default::default()
+    fn stats_come_from_the_typed_struct_under_stable_names() {
+        let c = bpf::types::pair_stats {
+            nr_total: 1,
+            nr_dispatched: 2,
+            nr_missing: 3,
+            nr_bypass: 4,
+            nr_kept: 5,
+            nr_kicks: 6,
+            nr_preemptions: 7,
+            nr_exps: 8,
+            nr_exp_empty: 9,
+            nr_exp_waits: 10,
+            nr_cgrp_next: 11,
+            nr_cgrp_coll: 12,
+            nr_refused: 13,
         };
-        let line = s.to_string();
-        for key in [
-            "total=5",
-            "dispatched=0",
-            "missing=0",
-            "kicks=0",
-            "preemptions=0",
-            "expirations=0",
-            "cgroup_switches=0",
-            "collisions=0",
-            "cgroups=3/4096",
-            "refused=0",
-        ] {
-            assert!(line.contains(key), "{key} missing from {line}");
-        }
+        let s = Stats::new(&c, 3, 4096);
+        assert_eq!(
+            s.to_string(),
+            "total=1 dispatched=2 missing=3 bypass=4 kept=5 kicks=6 preemptions=7 expirations=8 \
+             exp_empty=9 waits=10 cgroup_switches=11 collisions=12 cgroups=3/4096 refused=13"
+        );
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"total":1,"dispatched":2,"missing":3,"bypass":4,"kept":5,"kicks":6,"preemptions":7,"#
+                .to_string()
+                + r#""expirations":8,"exp_empty":9,"waits":10,"cgroup_switches":11,"collisions":12,"#
+                + r#""cgroups":3,"max_cgroups":4096,"refused":13}"#
+        );
     }
 }

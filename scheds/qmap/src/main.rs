@@ -187,41 +187,58 @@ impl fmt::Display for Stats {
     }
 }
 
+// SAFETY: `struct cpu_ctx` of main.bpf.c holds integers only: every bit pattern is valid.
+unsafe impl scx_core::Plain for bpf::types::cpu_ctx {}
+
 /// Min/avg/max of the current and target performance levels over the CPUs the timer
-/// has sampled (`struct cpu_ctx` in every CPU's slot of `cpu_ctx_stor`). The average
-/// of the current level is weighted by capacity, as the kernel's qmap does.
-fn cpuperf<M: libbpf_rs::MapCore>(map: &M) -> Result<Option<Cpuperf>> {
-    let slots = map
-        .lookup_percpu(&0u32.to_ne_bytes(), libbpf_rs::MapFlags::ANY)
-        .context("failed to read cpu_ctx_stor")?
-        .unwrap_or_default();
-    let u32_at = |v: &[u8], off: usize| {
-        v.get(off..off + 4)
-            .map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    // struct cpu_ctx: u64 dsp_idx, u64 dsp_cnt, u32 avg_weight, cpuperf_target, cpuperf_cur, cpuperf_cap.
-    let cpus: Vec<(u32, u32, u32)> = slots
-        .iter()
-        .map(|v| (u32_at(v, 20), u32_at(v, 24), u32_at(v, 28)))
-        .filter(|&(_, _, cap)| cap > 0)
-        .collect();
+/// has sampled (each CPU's `struct cpu_ctx` in `cpu_ctx_stor`). The average of the
+/// current level is weighted by capacity, as the kernel's qmap does.
+fn cpuperf(cpus: &[bpf::types::cpu_ctx]) -> Option<Cpuperf> {
+    let cpus: Vec<&bpf::types::cpu_ctx> = cpus.iter().filter(|c| c.cpuperf_cap > 0).collect();
     if cpus.is_empty() {
-        return Ok(None);
+        return None;
     }
     let n = cpus.len() as u64;
-    let cap_sum: u64 = cpus.iter().map(|c| u64::from(c.2)).sum();
+    let cap_sum: u64 = cpus.iter().map(|c| u64::from(c.cpuperf_cap)).sum();
     let cur_sum: u64 = cpus
         .iter()
-        .map(|c| u64::from(c.1) * u64::from(c.2) / 1024)
+        .map(|c| u64::from(c.cpuperf_cur) * u64::from(c.cpuperf_cap) / 1024)
         .sum();
-    Ok(Some(Cpuperf {
-        cur_min: cpus.iter().map(|c| c.1).min().unwrap_or(0),
+    let target_sum: u64 = cpus.iter().map(|c| u64::from(c.cpuperf_target)).sum();
+    let cur = cpus.iter().map(|c| c.cpuperf_cur);
+    let target = cpus.iter().map(|c| c.cpuperf_target);
+    Some(Cpuperf {
+        cur_min: cur.clone().min().unwrap_or(0),
         cur_avg: (cur_sum * 1024 / cap_sum) as u32,
-        cur_max: cpus.iter().map(|c| c.1).max().unwrap_or(0),
-        target_min: cpus.iter().map(|c| c.0).min().unwrap_or(0),
-        target_avg: (cpus.iter().map(|c| u64::from(c.0)).sum::<u64>() / n) as u32,
-        target_max: cpus.iter().map(|c| c.0).max().unwrap_or(0),
-    }))
+        cur_max: cur.max().unwrap_or(0),
+        target_min: target.clone().min().unwrap_or(0),
+        target_avg: (target_sum / n) as u32,
+        target_max: target.max().unwrap_or(0),
+    })
+}
+
+impl Stats {
+    /// The counters of `struct qmap_stats` (`src/bpf/intf.h`) under their printed
+    /// names, with the FIFOs' depth; cpuperf and the shared DSQ start empty.
+    fn new(s: &bpf::types::qmap_stats, queued: [i64; 5]) -> Self {
+        Stats {
+            enq: s.nr_enqueued,
+            dsp: s.nr_dispatched,
+            reenq: s.nr_reenqueued,
+            deq: s.nr_dequeued,
+            core: s.nr_core_sched_execed,
+            enq_ddsp: s.nr_ddsp_from_enq,
+            exp_local: s.nr_expedited_local,
+            exp_remote: s.nr_expedited_remote,
+            exp_timer: s.nr_expedited_from_timer,
+            exp_lost: s.nr_expedited_lost,
+            queued,
+            cpu_online: s.nr_cpu_online,
+            cpu_offline: s.nr_cpu_offline,
+            cpuperf: None,
+            shared_dsq: None,
+        }
+    }
 }
 
 struct Scheduler<'obj> {
@@ -330,32 +347,15 @@ impl scx_core::Scheduler for Scheduler<'_> {
             .bss_data
             .as_deref()
             .context("the BPF object has no .bss")?;
-        let cpuperf = if self.has_cpuperf {
-            cpuperf(&self.skel.maps.cpu_ctx_stor)?
-        } else {
-            None
-        };
-        let shared_dsq = self.print_shared_dsq.then(|| {
+        let mut stats = Stats::new(&b.stats, b.queue_depth);
+        if self.has_cpuperf {
+            stats.cpuperf = cpuperf(&scx_core::percpu_values(&self.skel.maps.cpu_ctx_stor, 0)?);
+        }
+        if self.print_shared_dsq {
             let len = (b.shared_dsq_snap_len as usize).min(b.shared_dsq_snap.len());
-            (b.shared_dsq_nr, b.shared_dsq_snap[..len].to_vec())
-        });
-        Ok(Stats {
-            enq: b.nr_enqueued,
-            dsp: b.nr_dispatched,
-            reenq: b.nr_reenqueued,
-            deq: b.nr_dequeued,
-            core: b.nr_core_sched_execed,
-            enq_ddsp: b.nr_ddsp_from_enq,
-            exp_local: b.nr_expedited_local,
-            exp_remote: b.nr_expedited_remote,
-            exp_timer: b.nr_expedited_from_timer,
-            exp_lost: b.nr_expedited_lost,
-            queued: b.queue_depth,
-            cpu_online: b.nr_cpu_online,
-            cpu_offline: b.nr_cpu_offline,
-            cpuperf,
-            shared_dsq,
-        })
+            stats.shared_dsq = Some((b.shared_dsq_nr, b.shared_dsq_snap[..len].to_vec()));
+        }
+        Ok(stats)
     }
 }
 
@@ -469,29 +469,51 @@ mod tests {
 
     #[test]
     fn stats_lines() {
-        let s = Stats {
-            enq: 10,
-            dsp: 7,
-            reenq: 1,
-            deq: 9,
-            core: 0,
-            enq_ddsp: 2,
-            exp_local: 0,
-            exp_remote: 0,
-            exp_timer: 0,
-            exp_lost: 0,
-            queued: [0, 0, 3, 0, 0],
-            cpu_online: 1,
-            cpu_offline: 1,
-            cpuperf: None,
-            shared_dsq: Some((2, vec![5, 6])),
+        let c = bpf::types::qmap_stats {
+            nr_enqueued: 10,
+            nr_dispatched: 7,
+            nr_reenqueued: 1,
+            nr_dequeued: 9,
+            nr_core_sched_execed: 0,
+            nr_ddsp_from_enq: 2,
+            nr_expedited_local: 11,
+            nr_expedited_remote: 12,
+            nr_expedited_lost: 14,
+            nr_expedited_from_timer: 13,
+            nr_cpu_online: 1,
+            nr_cpu_offline: 1,
         };
-        let text = s.to_string();
-        assert!(
-            text.starts_with("stats  : enq=10 dsp=7 delta=3 reenq=1"),
-            "{text}"
+        let mut s = Stats::new(&c, [0, 0, 3, 0, 0]);
+        s.shared_dsq = Some((2, vec![5, 6]));
+        assert_eq!(
+            s.to_string(),
+            "stats  : enq=10 dsp=7 delta=3 reenq=1 deq=9 core=0 enq_ddsp=2\n         \
+             exp_local=11 exp_remote=12 exp_timer=13 exp_lost=14 queued=0/0/3/0/0 hotplug=+1/-1\n\
+             shared : nr=2 head=[5 6]"
         );
-        assert!(text.contains("queued=0/0/3/0/0 hotplug=+1/-1"), "{text}");
-        assert!(text.ends_with("shared : nr=2 head=[5 6]"), "{text}");
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            json.starts_with(r#"{"enq":10,"dsp":7,"reenq":1,"deq":9,"core":0,"enq_ddsp":2,"#),
+            "{json}"
+        );
+    }
+
+    fn ctx(target: u32, cur: u32, cap: u32) -> bpf::types::cpu_ctx {
+        bpf::types::cpu_ctx {
+            cpuperf_target: target,
+            cpuperf_cur: cur,
+            cpuperf_cap: cap,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cpuperf_skips_unsampled_cpus_and_weights_by_capacity() {
+        assert!(cpuperf(&[ctx(512, 512, 0)]).is_none());
+        let p = cpuperf(&[ctx(256, 1024, 1024), ctx(768, 512, 512), ctx(9, 9, 0)]).unwrap();
+        assert_eq!((p.cur_min, p.cur_max), (512, 1024));
+        // (1024 * 1024 / 1024 + 512 * 512 / 1024) * 1024 / 1536 = 853.
+        assert_eq!(p.cur_avg, 853);
+        assert_eq!((p.target_min, p.target_avg, p.target_max), (256, 512, 768));
     }
 }

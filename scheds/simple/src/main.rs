@@ -57,15 +57,26 @@ struct Opts {
     common: CommonOpts,
 }
 
-/// Counts since the scheduler was attached, as the kernel's scx_simple prints them.
+/// Counts since the scheduler was attached (`struct simple_stats` of
+/// `src/bpf/intf.h`, under its field names), as the kernel's scx_simple prints them.
 #[derive(Serialize)]
 struct Stats {
-    /// Tasks inserted straight into an idle CPU's local queue.
+    /// Tasks inserted straight into a CPU's local queue.
     local: u64,
     /// Tasks inserted into the shared queue.
     global: u64,
     /// "vtime" or "fifo": the mode the loaded scheduler runs in.
     mode: &'static str,
+}
+
+impl Stats {
+    fn new(s: &bpf::types::simple_stats, fifo: bool) -> Self {
+        Stats {
+            local: s.local,
+            global: s.global,
+            mode: if fifo { "fifo" } else { "vtime" },
+        }
+    }
 }
 
 impl fmt::Display for Stats {
@@ -121,12 +132,13 @@ impl scx_core::Scheduler for Scheduler<'_> {
     }
 
     fn stats(&mut self) -> Result<Stats> {
-        let counts = scx_core::percpu_sum(&self.skel.maps.stats, 2)?;
-        Ok(Stats {
-            local: counts[0],
-            global: counts[1],
-            mode: if self.fifo { "fifo" } else { "vtime" },
-        })
+        let bss = self
+            .skel
+            .maps
+            .bss_data
+            .as_deref()
+            .context("the BPF object has no .bss")?;
+        Ok(Stats::new(&bss.stats, self.fifo))
     }
 }
 
@@ -191,11 +203,15 @@ mod tests {
 
     #[test]
     fn stats_line_matches_the_kernel_example() {
-        let s = Stats {
+        let s = bpf::types::simple_stats {
             local: 3,
             global: 4,
-            mode: "vtime",
         };
-        assert_eq!(s.to_string(), "local=3 global=4 mode=vtime");
+        assert_eq!(
+            Stats::new(&s, false).to_string(),
+            "local=3 global=4 mode=vtime"
+        );
+        let json = serde_json::to_string(&Stats::new(&s, true)).unwrap();
+        assert_eq!(json, r#"{"local":3,"global":4,"mode":"fifo"}"#);
     }
 }

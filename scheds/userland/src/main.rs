@@ -64,8 +64,9 @@ struct Opts {
     common: CommonOpts,
 }
 
-/// Counts since the scheduler was attached (the kernel's C scx_userland names where
-/// it has them), the decision rate over the last interval, and the options in force.
+/// Counts since the scheduler was attached (the BPF side's `struct userland_stats` of
+/// `src/bpf/intf.h` and user space's own; the kernel's C scx_userland names where it
+/// has them), the decision rate over the last interval, and the options in force.
 #[derive(Serialize, Debug, Default)]
 struct Stats {
     /// Tasks kept in the kernel path (restricted affinity, this process).
@@ -100,6 +101,24 @@ struct Stats {
     batch: u32,
 }
 
+impl From<&bpf::types::userland_stats> for Stats {
+    /// The BPF side's counters; user space's own are left at 0.
+    fn from(s: &bpf::types::userland_stats) -> Self {
+        Stats {
+            nr_kernel_enqueues: s.nr_kernel_enqueues,
+            nr_user_enqueues: s.nr_user_enqueues,
+            nr_failed_enqueues: s.nr_failed_enqueues,
+            nr_dispatched: s.nr_dispatched,
+            nr_lost: s.nr_lost,
+            nr_usersched_dispatches: s.nr_usersched_dispatches,
+            nr_usersched_preempts: s.nr_usersched_preempts,
+            nr_kicks: s.nr_kicks,
+            nr_kept: s.nr_kept,
+            ..Default::default()
+        }
+    }
+}
+
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -128,7 +147,6 @@ impl fmt::Display for Stats {
 struct Scheduler<'obj> {
     usersched: UserSched,
     skel: bpf::MainSkel<'obj>,
-    bss: Arc<SharedMap>,
     batch: u32,
     last: (Instant, u64),
 }
@@ -159,7 +177,7 @@ impl<'obj> Scheduler<'obj> {
                 .context("failed to share the enqueued map")?,
             dispatched: MapHandle::try_from(&skel.maps.dispatched)
                 .context("failed to share the dispatched map")?,
-            bss: bss.clone(),
+            bss,
             layout: BssLayout {
                 nr_sent: offset_of!(Bss, nr_sent),
                 nr_drained: offset_of!(Bss, nr_drained),
@@ -175,7 +193,6 @@ impl<'obj> Scheduler<'obj> {
         let mut sched = Scheduler {
             usersched,
             skel,
-            bss,
             batch: opts.batch,
             last: (Instant::now(), 0),
         };
@@ -183,10 +200,6 @@ impl<'obj> Scheduler<'obj> {
         // Attach: from here on user space schedules.
         let link = scx_core::attach(&mut sched.skel)?;
         Ok(Attached::new(sched, link))
-    }
-
-    fn bpf_counter(&self, off: usize) -> Result<u64> {
-        Ok(self.bss.u64_at(off)?.load(Ordering::Relaxed))
     }
 }
 
@@ -216,22 +229,20 @@ impl scx_core::Scheduler for Scheduler<'_> {
             0
         };
         self.last = (now, disp);
+        let bss = self
+            .skel
+            .maps
+            .bss_data
+            .as_deref()
+            .context("the BPF object has no .bss")?;
         Ok(Stats {
-            nr_kernel_enqueues: self.bpf_counter(offset_of!(Bss, nr_kernel_enqueues))?,
-            nr_user_enqueues: self.bpf_counter(offset_of!(Bss, nr_user_enqueues))?,
-            nr_failed_enqueues: self.bpf_counter(offset_of!(Bss, nr_failed_enqueues))?,
             nr_vruntime_enqueues: c.vruntime_enqueues.load(Ordering::Relaxed),
             nr_vruntime_dispatches: disp,
             nr_vruntime_failed: c.vruntime_failed.load(Ordering::Relaxed),
-            nr_dispatched: self.bpf_counter(offset_of!(Bss, nr_dispatched))?,
-            nr_lost: self.bpf_counter(offset_of!(Bss, nr_lost))?,
-            nr_usersched_dispatches: self.bpf_counter(offset_of!(Bss, nr_usersched_dispatches))?,
-            nr_usersched_preempts: self.bpf_counter(offset_of!(Bss, nr_usersched_preempts))?,
-            nr_kicks: self.bpf_counter(offset_of!(Bss, nr_kicks))?,
-            nr_kept: self.bpf_counter(offset_of!(Bss, nr_kept))?,
             nr_queued: c.queued.load(Ordering::Relaxed),
             decisions_per_sec: rate,
             batch: self.batch,
+            ..Stats::from(&bss.stats)
         })
     }
 }
@@ -309,8 +320,8 @@ mod tests {
         for off in [
             offset_of!(Bss, nr_sent),
             offset_of!(Bss, nr_drained),
-            offset_of!(Bss, nr_kernel_enqueues),
-            offset_of!(Bss, nr_usersched_dispatches),
+            offset_of!(Bss, vtime_now),
+            offset_of!(Bss, kick_pending),
         ] {
             assert_eq!(off % 8, 0);
             assert!(off + 8 <= size_of::<Bss>());
@@ -319,27 +330,41 @@ mod tests {
 
     #[test]
     fn stats_line_names_every_counter_and_the_options() {
+        let c = bpf::types::userland_stats {
+            nr_kernel_enqueues: 1,
+            nr_user_enqueues: 2,
+            nr_failed_enqueues: 3,
+            nr_dispatched: 4,
+            nr_lost: 5,
+            nr_usersched_dispatches: 6,
+            nr_usersched_preempts: 7,
+            nr_kicks: 8,
+            nr_kept: 9,
+        };
         let s = Stats {
-            nr_user_enqueues: 5,
+            nr_vruntime_enqueues: 10,
+            nr_vruntime_dispatches: 11,
+            nr_vruntime_failed: 12,
+            nr_queued: 13,
             decisions_per_sec: 1200,
             batch: 4,
-            ..Default::default()
+            ..Stats::from(&c)
         };
-        let line = s.to_string();
-        assert!(
-            line.contains("user=5")
-                && line.contains("1200 decisions/s")
-                && line.ends_with("batch=4"),
-            "{line}"
+        assert_eq!(
+            s.to_string(),
+            "enq: kern=1 user=2 failed=3 | vruntime: enq=10 disp=11 failed=12 queued=13 | \
+             dispatched=4 lost=5 usersched=6 preempts=7 kicks=8 kept=9 | 1200 decisions/s batch=4"
         );
         let json = serde_json::to_string(&s).unwrap();
-        for key in [
-            "nr_kernel_enqueues",
-            "nr_vruntime_dispatches",
-            "nr_vruntime_failed",
-            "decisions_per_sec",
-        ] {
-            assert!(json.contains(key), "{key} missing from {json}");
-        }
+        assert!(
+            json.starts_with(
+                r#"{"nr_kernel_enqueues":1,"nr_user_enqueues":2,"nr_failed_enqueues":3,"#
+            ),
+            "{json}"
+        );
+        assert!(
+            json.ends_with(r#""decisions_per_sec":1200,"batch":4}"#),
+            "{json}"
+        );
     }
 }

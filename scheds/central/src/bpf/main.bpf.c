@@ -118,6 +118,7 @@
  * waiting for it, not only when central_q is busy.
  */
 #include <scx/common.bpf.h>
+#include "intf.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -147,15 +148,8 @@ const volatile s32 central_cpu;
 const volatile u32 nr_cpu_ids = 1;
 const volatile u64 slice_ns = 20 * 1000 * 1000;	/* SCX_SLICE_DFL */
 
-/*
- * Counters, read by user space; the kernel example's names. Central-only ones
- * (timer, dispatch, mismatch, retry) are written by one CPU at a time.
- */
-u64 nr_total, nr_locals, nr_queued, nr_lost_pids;
-u64 nr_timers, nr_dispatches, nr_mismatches, nr_retries;
-u64 nr_overflows;
-/* Ours: migration-disabled tasks sent home; timer preemptions. */
-u64 nr_mig_disabled, nr_preempts;
+/* Counters, read by user space through the skeleton's .bss: see intf.h. */
+struct central_stats stats;
 
 /* Entries in central_q and central_kq, stale ones included. */
 u64 queue_depth;
@@ -257,7 +251,7 @@ static bool stays_home(const struct task_struct *p)
 	if (bpf_core_field_exists(p->migration_disabled) &&
 	    BPF_CORE_READ(p, migration_disabled)) {
 		if (p != bpf_get_current_task_btf())
-			stat_inc(&nr_mig_disabled);
+			stat_inc(&stats.nr_mig_disabled);
 		return true;
 	}
 	return p->nr_cpus_allowed == 1;
@@ -294,7 +288,7 @@ void BPF_STRUCT_OPS(central_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	s32 pid = p->pid;
 
-	stat_inc(&nr_total);
+	stat_inc(&stats.nr_total);
 
 	/*
 	 * Per-CPU kthreads (ksoftirqd, kworkers, ...) run first on their own
@@ -304,14 +298,14 @@ void BPF_STRUCT_OPS(central_enqueue, struct task_struct *p, u64 enq_flags)
 	 * it would be re-enqueued, perhaps again and again.
 	 */
 	if ((p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1 && on_allowed_cpu(p)) {
-		stat_inc(&nr_locals);
+		stat_inc(&stats.nr_locals);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_INF,
 				   enq_flags | SCX_ENQ_HEAD | SCX_ENQ_PREEMPT);
 		kick_if_last(p, enq_flags);
 		return;
 	}
 	if (migration_disabled(p)) {
-		stat_inc(&nr_locals);
+		stat_inc(&stats.nr_locals);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, SCX_SLICE_INF, enq_flags);
 		kick_if_last(p, enq_flags);
 		return;
@@ -321,9 +315,9 @@ void BPF_STRUCT_OPS(central_enqueue, struct task_struct *p, u64 enq_flags)
 	if (((p->flags & PF_KTHREAD) && !bpf_map_push_elem(&central_kq, &pid, 0)) ||
 	    !bpf_map_push_elem(&central_q, &pid, 0)) {
 		__sync_fetch_and_add(&queue_depth, 1);
-		stat_inc(&nr_queued);
+		stat_inc(&stats.nr_queued);
 	} else {
-		stat_inc(&nr_overflows);
+		stat_inc(&stats.nr_overflows);
 		scx_bpf_dsq_insert(p, FALLBACK_DSQ_ID, SCX_SLICE_INF, enq_flags);
 	}
 
@@ -371,7 +365,7 @@ static enum dispatch_result dispatch_to_cpu(s32 cpu)
 
 		p = bpf_task_from_pid(pid);
 		if (!p) {
-			stat_inc(&nr_lost_pids);
+			stat_inc(&stats.nr_lost_pids);
 			continue;
 		}
 
@@ -379,7 +373,7 @@ static enum dispatch_result dispatch_to_cpu(s32 cpu)
 		if (home != cpu && stays_home(p) &&
 		    bpf_cpumask_test_cpu(home, p->cpus_ptr)) {
 			/* Its own CPU's local DSQ: nothing moves. */
-			stat_inc(&nr_mismatches);
+			stat_inc(&stats.nr_mismatches);
 			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | home, SCX_SLICE_INF, 0);
 			if (home != central_cpu)
 				scx_bpf_kick_cpu(home, SCX_KICK_IDLE);
@@ -388,14 +382,14 @@ static enum dispatch_result dispatch_to_cpu(s32 cpu)
 		}
 		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
 			/* The simple way out: someone allowed will take it. */
-			stat_inc(&nr_mismatches);
+			stat_inc(&stats.nr_mismatches);
 			scx_bpf_dsq_insert(p, FALLBACK_DSQ_ID, SCX_SLICE_INF, 0);
 			bpf_task_release(p);
 			continue;
 		}
 
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, SCX_SLICE_INF, 0);
-		stat_inc(&nr_dispatches);
+		stat_inc(&stats.nr_dispatches);
 		bpf_task_release(p);
 		return DISPATCH_PLACED;
 	}
@@ -425,7 +419,7 @@ static bool dispatch_round(void)
 			return true;
 		case DISPATCH_NO_SLOTS:
 			/* Come back once this batch has been flushed. */
-			stat_inc(&nr_retries);
+			stat_inc(&stats.nr_retries);
 			scx_bpf_kick_cpu(central_cpu, SCX_KICK_PREEMPT);
 			return false;
 		}
@@ -541,10 +535,10 @@ static int central_timerfn(void *map, int *key, struct bpf_timer *timer)
 		if (!waiting && scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL_ON | cpu) <= 0)
 			continue;
 		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
-		stat_inc(&nr_preempts);
+		stat_inc(&stats.nr_preempts);
 	}
 
-	stat_inc(&nr_timers);
+	stat_inc(&stats.nr_timers);
 	bpf_timer_start(timer, TIMER_INTERVAL_NS, READ_ONCE(timer_flags));
 	return 0;
 }

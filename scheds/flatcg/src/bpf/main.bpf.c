@@ -92,6 +92,7 @@
  * share of weight 10 (low-weight.sh measured 0.06-0.07 of a nice-0 task).
  */
 #include <scx/common.bpf.h>
+#include "intf.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -115,51 +116,12 @@ const volatile bool fifo_sched;
 
 UEI_DEFINE(uei);
 
-/*
- * Counters, summed over CPUs by user space and printed as per-interval
- * deltas. The order is part of the interface with src/main.rs.
- */
-enum fcg_stat_idx {
-	FCG_STAT_ACT,		/* a cgroup (or a cgroup's own tasks) became active */
-	FCG_STAT_DEACT,		/* ... became idle */
-	FCG_STAT_LOCAL,		/* task inserted straight into a local DSQ */
-	FCG_STAT_GLOBAL,	/* task inserted into FALLBACK_DSQ (cgroup bypassed) */
+/* Counters, read by user space through the skeleton's .bss: see intf.h. */
+struct fcg_stats stats;
 
-	FCG_STAT_HWT_CACHE,	/* hweight taken from the cache */
-	FCG_STAT_HWT_UPDATE,	/* hweight recomputed after a generation change */
-
-	FCG_STAT_ENQ_SKIP,	/* cgroup already queued when a task was enqueued */
-	FCG_STAT_ENQ_RACE,	/* cgroup's node not in the stash when needed */
-
-	FCG_STAT_CNS_KEEP,	/* CPU took another task of its current cgroup */
-	FCG_STAT_CNS_EXPIRE,	/* CPU's cgroup slice ran out */
-	FCG_STAT_CNS_EMPTY,	/* CPU's current cgroup had no queued task */
-	FCG_STAT_CNS_GONE,	/* CPU's current cgroup was removed */
-
-	FCG_STAT_PNC_NEXT,	/* picked a cgroup from the tree and ran its task */
-	FCG_STAT_PNC_EMPTY,	/* the tree was empty */
-	FCG_STAT_PNC_IDLE,	/* picked a cgroup whose DSQ was empty */
-	FCG_STAT_PNC_GONE,	/* picked a cgroup that was removed */
-	FCG_STAT_PNC_RACE,	/* lost the node between first and remove */
-
-	FCG_STAT_RESCUE,	/* stashed cgroup with queued tasks put back */
-
-	FCG_NR_STATS,
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(key_size, sizeof(u32));
-	__uint(value_size, sizeof(u64));
-	__uint(max_entries, FCG_NR_STATS);
-} stats SEC(".maps");
-
-static void stat_inc(u32 idx)
+static __always_inline void stat_inc(u64 *counter)
 {
-	u64 *cnt = bpf_map_lookup_elem(&stats, &idx);
-
-	if (cnt)
-		(*cnt)++;
+	__sync_fetch_and_add(counter, 1);
 }
 
 /* Per-cgroup state, in cgroup local storage. */
@@ -301,7 +263,7 @@ static void update_active(struct cgroup *cgrp, struct fcg_cgrp_ctx *cgc, bool ac
 		cgc->slept = 1;
 	}
 	bpf_spin_unlock(&hier_lock);
-	stat_inc(act ? FCG_STAT_ACT : FCG_STAT_DEACT);
+	stat_inc(act ? &stats.act : &stats.deact);
 
 	if (level > MAX_LEVELS)
 		level = MAX_LEVELS;
@@ -327,7 +289,7 @@ static void update_active(struct cgroup *cgrp, struct fcg_cgrp_ctx *cgc, bool ac
 			up = --parent->nr_active == 0;
 		}
 		bpf_spin_unlock(&hier_lock);
-		stat_inc(act ? FCG_STAT_ACT : FCG_STAT_DEACT);
+		stat_inc(act ? &stats.act : &stats.deact);
 		child = parent;
 	}
 
@@ -349,10 +311,10 @@ static u32 cgrp_hweight(struct cgroup *cgrp, struct fcg_cgrp_ctx *cgc)
 	s32 level = cgrp->level, i;
 
 	if (cgc->hweight_gen == gen && cgc->hweight) {
-		stat_inc(FCG_STAT_HWT_CACHE);
+		stat_inc(&stats.hwt_cache);
 		return cgc->hweight;
 	}
-	stat_inc(FCG_STAT_HWT_UPDATE);
+	stat_inc(&stats.hwt_update);
 
 	if (level > MAX_LEVELS)
 		level = MAX_LEVELS;
@@ -407,19 +369,19 @@ static void cgrp_make_queued(struct fcg_cgrp_ctx *cgc, u64 cgid)
 
 	if (READ_ONCE(cgc->queued) ||
 	    __sync_val_compare_and_swap(&cgc->queued, 0, 1) != 0) {
-		stat_inc(FCG_STAT_ENQ_SKIP);
+		stat_inc(&stats.enq_skip);
 		return;
 	}
 
 	stash = bpf_map_lookup_elem(&cgv_node_stash, &cgid);
 	if (!stash) {
 		/* Being removed; cgroup_exit() deleted the stash entry. */
-		stat_inc(FCG_STAT_ENQ_RACE);
+		stat_inc(&stats.enq_race);
 		return;
 	}
 	node = bpf_kptr_xchg(&stash->node, NULL);
 	if (!node) {
-		stat_inc(FCG_STAT_ENQ_RACE);
+		stat_inc(&stats.enq_race);
 		WRITE_ONCE(cgc->queued, 0);
 		return;
 	}
@@ -477,7 +439,7 @@ static void maybe_rescue(u64 now)
 			continue;
 		cgc = cgrp_ctx_of(cgrp);
 		if (cgc && !cgc->dead && !READ_ONCE(cgc->queued)) {
-			stat_inc(FCG_STAT_RESCUE);
+			stat_inc(&stats.rescue);
 			cgrp_make_queued(cgc, cgrp->kn->id);
 		}
 		bpf_cgroup_release(cgrp);
@@ -491,7 +453,7 @@ s32 BPF_STRUCT_OPS(fcg_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
-		stat_inc(FCG_STAT_LOCAL);
+		stat_inc(&stats.local);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, cgrp_slice_ns, 0);
 	}
 	return cpu;
@@ -505,10 +467,10 @@ void BPF_STRUCT_OPS(fcg_enqueue, struct task_struct *p, u64 enq_flags)
 
 	if (p->nr_cpus_allowed < scx_bpf_nr_cpu_ids()) {
 		if ((p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1) {
-			stat_inc(FCG_STAT_LOCAL);
+			stat_inc(&stats.local);
 			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, cgrp_slice_ns, enq_flags);
 		} else {
-			stat_inc(FCG_STAT_GLOBAL);
+			stat_inc(&stats.global);
 			scx_bpf_dsq_insert(p, FALLBACK_DSQ, cgrp_slice_ns, enq_flags);
 		}
 		return;
@@ -517,7 +479,7 @@ void BPF_STRUCT_OPS(fcg_enqueue, struct task_struct *p, u64 enq_flags)
 	cgrp = scx_bpf_task_cgroup(p);
 	cgc = cgrp_ctx_of(cgrp);
 	if (!cgc || cgc->dead) {
-		stat_inc(FCG_STAT_GLOBAL);
+		stat_inc(&stats.global);
 		scx_bpf_dsq_insert(p, FALLBACK_DSQ, cgrp_slice_ns, enq_flags);
 		goto out;
 	}
@@ -704,13 +666,13 @@ static bool try_pick_next_cgroup(struct fcg_cpu_ctx *cpuc, u64 now)
 	rb = bpf_rbtree_first(&cgv_tree);
 	if (!rb) {
 		bpf_spin_unlock(&cgv_tree_lock);
-		stat_inc(FCG_STAT_PNC_EMPTY);
+		stat_inc(&stats.pnc_empty);
 		return true;
 	}
 	rb = bpf_rbtree_remove(&cgv_tree, rb);
 	bpf_spin_unlock(&cgv_tree_lock);
 	if (!rb) {
-		stat_inc(FCG_STAT_PNC_RACE);
+		stat_inc(&stats.pnc_race);
 		return false;
 	}
 
@@ -721,13 +683,13 @@ static bool try_pick_next_cgroup(struct fcg_cpu_ctx *cpuc, u64 now)
 
 	cgrp = bpf_cgroup_from_id(cgid);
 	if (!cgrp) {
-		stat_inc(FCG_STAT_PNC_GONE);
+		stat_inc(&stats.pnc_gone);
 		bpf_obj_drop(node);
 		return false;
 	}
 	cgc = cgrp_ctx_of(cgrp);
 	if (!cgc || cgc->dead) {
-		stat_inc(FCG_STAT_PNC_GONE);
+		stat_inc(&stats.pnc_gone);
 		bpf_obj_drop(node);
 		bpf_cgroup_release(cgrp);
 		return false;
@@ -738,7 +700,7 @@ static bool try_pick_next_cgroup(struct fcg_cpu_ctx *cpuc, u64 now)
 		 * Nothing queued: stash first, then clear queued, then look
 		 * again, so an enqueue that saw queued set is not lost.
 		 */
-		stat_inc(FCG_STAT_PNC_IDLE);
+		stat_inc(&stats.pnc_idle);
 		stash_node(cgid, node);
 		__sync_lock_test_and_set(&cgc->queued, 0);
 		if (scx_bpf_dsq_nr_queued(cgid) > 0)
@@ -760,7 +722,7 @@ static bool try_pick_next_cgroup(struct fcg_cpu_ctx *cpuc, u64 now)
 	cpuc->cur_at = now;
 	cpuc->precharge = pre;
 	cpuc->dead_seq = READ_ONCE(dead_seq);
-	stat_inc(FCG_STAT_PNC_NEXT);
+	stat_inc(&stats.pnc_next);
 	return true;
 }
 
@@ -779,17 +741,17 @@ void BPF_STRUCT_OPS(fcg_dispatch, s32 cpu, struct task_struct *prev)
 
 	if (cpuc->cur_cgid) {
 		if (!cur_cgroup_alive(cpuc)) {
-			stat_inc(FCG_STAT_CNS_GONE);
+			stat_inc(&stats.cns_gone);
 			cpuc->cur_cgid = 0;
 		} else if (time_before(now, cpuc->cur_at + cgrp_slice_ns)) {
 			if (scx_bpf_dsq_move_to_local(cpuc->cur_cgid)) {
-				stat_inc(FCG_STAT_CNS_KEEP);
+				stat_inc(&stats.cns_keep);
 				return;
 			}
-			stat_inc(FCG_STAT_CNS_EMPTY);
+			stat_inc(&stats.cns_empty);
 			leave_cgroup(cpuc);
 		} else {
-			stat_inc(FCG_STAT_CNS_EXPIRE);
+			stat_inc(&stats.cns_expire);
 			leave_cgroup(cpuc);
 		}
 	}

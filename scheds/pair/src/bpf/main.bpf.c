@@ -97,6 +97,7 @@
  * xtask observe, beside EEVDF.
  */
 #include <scx/common.bpf.h>
+#include "intf.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -163,38 +164,14 @@ u64 slot_cgid[MAX_CGRPS];	/* the cgroup holding the slot, 0 if free */
 u32 slot_hwm;			/* one above the highest slot handed out */
 u32 sweep_cursor;
 u64 nr_cgroups;			/* cgroups tracked now */
-u64 nr_refused;			/* cgroup_init refused: limit reached */
 u64 nr_queue_full;		/* cg_queue pushes that failed (never expected) */
 
-enum stat_idx {
-	STAT_TOTAL,		/* tasks enqueued */
-	STAT_DISPATCHED,	/* moved from a slot's DSQ to a CPU */
-	STAT_MISSING,		/* no slot for the task's cgroup: FALLBACK_DSQ */
-	STAT_BYPASS,		/* affinity-restricted: run where queued */
-	STAT_KICKS,		/* partner kicks */
-	STAT_PREEMPTIONS,	/* a higher class took a CPU */
-	STAT_EXPIRED,		/* batch ended by time */
-	STAT_EMPTY,		/* batch ended because the slot had no more */
-	STAT_WAITS,		/* a CPU idled while its partner drained */
-	STAT_SWITCHES,		/* a pair took a new cgroup */
-	STAT_COLLISIONS,	/* popped cgroup already drained by another pair */
-	STAT_KEPT,		/* SCX_ENQ_LAST task kept its CPU */
-	PAIR_NR_STATS,
-};
+/* Read by user space through the skeleton's .bss: see intf.h. */
+struct pair_stats stats;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(key_size, sizeof(u32));
-	__uint(value_size, sizeof(u64));
-	__uint(max_entries, PAIR_NR_STATS);
-} stats SEC(".maps");
-
-static void stat_inc(u32 idx)
+static __always_inline void stat_inc(u64 *counter)
 {
-	u64 *cnt = bpf_map_lookup_elem(&stats, &idx);
-
-	if (cnt)
-		(*cnt)++;
+	__sync_fetch_and_add(counter, 1);
 }
 
 static struct pair_ctx *pair_of(s32 cpu)
@@ -363,7 +340,7 @@ static s32 next_slot(void)
 		slot_queued[slot_idx(slot)] = 0;
 		if (slot_has_tasks(slot))
 			return slot;
-		stat_inc(STAT_COLLISIONS);
+		stat_inc(&stats.nr_cgrp_coll);
 	}
 	return sweep();
 }
@@ -373,7 +350,7 @@ static void kick(s32 cpu, u64 flags)
 	if (cpu < 0)
 		return;
 	scx_bpf_kick_cpu(cpu, flags);
-	stat_inc(STAT_KICKS);
+	stat_inc(&stats.nr_kicks);
 }
 
 /* Wakes an idle CPU to pick up work just queued. */
@@ -396,7 +373,7 @@ s32 BPF_STRUCT_OPS(pair_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wak
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
-		stat_inc(STAT_BYPASS);
+		stat_inc(&stats.nr_bypass);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 	}
 	return cpu;
@@ -442,7 +419,7 @@ void BPF_STRUCT_OPS(pair_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	s32 slot, cpu;
 
-	stat_inc(STAT_TOTAL);
+	stat_inc(&stats.nr_total);
 
 	/*
 	 * Where it is queued, a per-CPU kthread at the head. Not if its CPU is
@@ -452,7 +429,7 @@ void BPF_STRUCT_OPS(pair_enqueue, struct task_struct *p, u64 enq_flags)
 	 */
 	if (is_restricted(p)) {
 		cpu = scx_bpf_task_cpu(p);
-		stat_inc(STAT_BYPASS);
+		stat_inc(&stats.nr_bypass);
 		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
 			scx_bpf_dsq_insert(p, FALLBACK_DSQ, slice_ns, enq_flags);
 			kick_idle_cpu(p);
@@ -470,7 +447,7 @@ void BPF_STRUCT_OPS(pair_enqueue, struct task_struct *p, u64 enq_flags)
 	 */
 	slot = (p->flags & PF_KTHREAD) ? NO_SLOT : task_slot(p);
 	if (slot == NO_SLOT) {
-		stat_inc((p->flags & PF_KTHREAD) ? STAT_BYPASS : STAT_MISSING);
+		stat_inc((p->flags & PF_KTHREAD) ? &stats.nr_bypass : &stats.nr_missing);
 		scx_bpf_dsq_insert(p, FALLBACK_DSQ, queue_slice(scx_bpf_dsq_nr_queued(FALLBACK_DSQ), nr_cpus),
 				   enq_flags);
 		kick_idle_cpu(p);
@@ -478,7 +455,7 @@ void BPF_STRUCT_OPS(pair_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 
 	if ((enq_flags & SCX_ENQ_LAST) && keep_running(scx_bpf_task_cpu(p), slot)) {
-		stat_inc(STAT_KEPT);
+		stat_inc(&stats.nr_kept);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, queue_slice(scx_bpf_dsq_nr_queued(slot), nr_cpus),
 				   enq_flags | SCX_ENQ_IMMED);
 		return;
@@ -610,11 +587,11 @@ void BPF_STRUCT_OPS(pair_dispatch, s32 cpu, struct task_struct *prev)
 
 		slot = claim(pc, me, now, &expired, &left);
 		if (expired)
-			stat_inc(STAT_EXPIRED);
+			stat_inc(&stats.nr_exps);
 		if (left != NO_SLOT && slot_has_tasks(left))
 			push_slot(left);
 		if (slot == WAIT) {
-			stat_inc(STAT_WAITS);
+			stat_inc(&stats.nr_exp_waits);
 			/* Hurry the partner off the expired slot. */
 			if (expired)
 				kick(partner, SCX_KICK_PREEMPT);
@@ -627,7 +604,7 @@ void BPF_STRUCT_OPS(pair_dispatch, s32 cpu, struct task_struct *prev)
 				break;
 			slot = install(pc, me, picked, now, &installed);
 			if (installed) {
-				stat_inc(STAT_SWITCHES);
+				stat_inc(&stats.nr_cgrp_next);
 				kick(partner, SCX_KICK_IDLE);
 			} else {
 				push_slot(picked);
@@ -638,14 +615,14 @@ void BPF_STRUCT_OPS(pair_dispatch, s32 cpu, struct task_struct *prev)
 
 		/* IMMED (7.1+, 0 before): never left waiting on this CPU. */
 		if (scx_bpf_dsq_move_to_local(slot, SCX_ENQ_IMMED)) {
-			stat_inc(STAT_DISPATCHED);
+			stat_inc(&stats.nr_dispatched);
 			return;
 		}
 		/* @prev is the slot's last task: SCX_ENQ_LAST keeps it here. */
 		if (prev_slot == slot)
 			return;
 
-		stat_inc(STAT_EMPTY);
+		stat_inc(&stats.nr_exp_empty);
 		release(pc, me, slot);
 	}
 }
@@ -665,7 +642,7 @@ static __always_inline void cpu_taken(s32 cpu)
 	pc->preempt_at = now;
 	bpf_spin_unlock(&pc->lock);
 
-	stat_inc(STAT_PREEMPTIONS);
+	stat_inc(&stats.nr_preemptions);
 	kick(partner_of(cpu), SCX_KICK_PREEMPT);
 }
 
@@ -742,7 +719,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(pair_cgroup_init, struct cgroup *cgrp, struct scx_c
 		slot = free_slot();
 	if (slot < 0 || slot >= MAX_CGRPS ||
 	    bpf_map_update_elem(&cgrp_slot, &cgid, &slot, BPF_NOEXIST)) {
-		__sync_fetch_and_add(&nr_refused, 1);
+		stat_inc(&stats.nr_refused);
 		return -EBUSY;
 	}
 	slot_cgid[slot_idx(slot)] = cgid;

@@ -112,6 +112,7 @@
  * pass aside).
  */
 #include <scx/common.bpf.h>
+#include "intf.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -218,11 +219,8 @@ struct {
 /* -H: the arrival order of boosted tasks, their vtime in HIGHPRI_DSQ. */
 static u64 highpri_seq;
 
-/* Statistics, read by user space. */
-u64 nr_enqueued, nr_dispatched, nr_reenqueued, nr_dequeued, nr_ddsp_from_enq;
-u64 nr_core_sched_execed;
-u64 nr_expedited_local, nr_expedited_remote, nr_expedited_lost, nr_expedited_from_timer;
-u64 nr_cpu_online, nr_cpu_offline;
+/* Statistics, read by user space: the counters (see intf.h), the FIFOs' depth. */
+struct qmap_stats stats;
 s64 queue_depth[NR_QUEUES];
 
 /* -P: the head of SHARED_DSQ, sampled by the timer. */
@@ -382,7 +380,7 @@ void BPF_STRUCT_OPS(qmap_enqueue, struct task_struct *p, u64 enq_flags)
 	 * kernel's reenqueue limit); SHARED_DSQ is served before the FIFOs.
 	 */
 	if (enq_flags & SCX_ENQ_REENQ) {
-		__sync_fetch_and_add(&nr_reenqueued, 1);
+		__sync_fetch_and_add(&stats.nr_reenqueued, 1);
 		scx_bpf_dsq_insert(p, SHARED_DSQ, 0, enq_flags);
 		kick_idle_cpu(p);
 		return;
@@ -392,7 +390,7 @@ void BPF_STRUCT_OPS(qmap_enqueue, struct task_struct *p, u64 enq_flags)
 	if (!(enq_flags & SCX_ENQ_CPU_SELECTED)) {
 		cpu = pick_direct_dispatch_cpu(p, scx_bpf_task_cpu(p));
 		if (cpu >= 0) {
-			__sync_fetch_and_add(&nr_ddsp_from_enq, 1);
+			__sync_fetch_and_add(&stats.nr_ddsp_from_enq, 1);
 			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, task_slice(), enq_flags);
 			return;
 		}
@@ -438,7 +436,7 @@ void BPF_STRUCT_OPS(qmap_enqueue, struct task_struct *p, u64 enq_flags)
 	if (idx >= 0 && idx < NR_QUEUES)
 		__sync_fetch_and_add(&queue_depth[idx], 1);
 
-	__sync_fetch_and_add(&nr_enqueued, 1);
+	__sync_fetch_and_add(&stats.nr_enqueued, 1);
 }
 
 /*
@@ -447,9 +445,9 @@ void BPF_STRUCT_OPS(qmap_enqueue, struct task_struct *p, u64 enq_flags)
  */
 void BPF_STRUCT_OPS(qmap_dequeue, struct task_struct *p, u64 deq_flags)
 {
-	__sync_fetch_and_add(&nr_dequeued, 1);
+	__sync_fetch_and_add(&stats.nr_dequeued, 1);
 	if (deq_flags & SCX_DEQ_CORE_SCHED_EXEC)
-		__sync_fetch_and_add(&nr_core_sched_execed, 1);
+		__sync_fetch_and_add(&stats.nr_core_sched_execed, 1);
 }
 
 static void update_core_sched_head_seq(struct task_struct *p)
@@ -508,16 +506,16 @@ static bool dispatch_highpri(bool from_timer)
 
 		if (!scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL_ON | cpu,
 				      SCX_ENQ_PREEMPT)) {
-			__sync_fetch_and_add(&nr_expedited_lost, 1);
+			__sync_fetch_and_add(&stats.nr_expedited_lost, 1);
 			continue;
 		}
 		if (from_timer)
-			__sync_fetch_and_add(&nr_expedited_from_timer, 1);
+			__sync_fetch_and_add(&stats.nr_expedited_from_timer, 1);
 		if (cpu == this_cpu) {
-			__sync_fetch_and_add(&nr_expedited_local, 1);
+			__sync_fetch_and_add(&stats.nr_expedited_local, 1);
 			return true;
 		}
-		__sync_fetch_and_add(&nr_expedited_remote, 1);
+		__sync_fetch_and_add(&stats.nr_expedited_remote, 1);
 	}
 	return false;
 }
@@ -602,7 +600,7 @@ static bool dispatch_fifos(struct cpu_ctx *cpuc)
 	 * kernel ignores the insert and calls us again and again, and the
 	 * tasks in the FIFOs never run: the watchdog has to end this.
 	 */
-	if (dsp_inf_loop_after && nr_dispatched > dsp_inf_loop_after) {
+	if (dsp_inf_loop_after && stats.nr_dispatched > dsp_inf_loop_after) {
 		p = bpf_task_from_pid(2);
 		if (p) {
 			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
@@ -644,7 +642,7 @@ static bool dispatch_fifos(struct cpu_ctx *cpuc)
 			}
 
 			update_core_sched_head_seq(p);
-			__sync_fetch_and_add(&nr_dispatched, 1);
+			__sync_fetch_and_add(&stats.nr_dispatched, 1);
 			scx_bpf_dsq_insert(p, SHARED_DSQ, task_slice(), 0);
 			bpf_task_release(p);
 
@@ -874,12 +872,12 @@ void BPF_STRUCT_OPS(qmap_dump_task, struct scx_dump_ctx *dctx, struct task_struc
  */
 void BPF_STRUCT_OPS(qmap_cpu_online, s32 cpu)
 {
-	__sync_fetch_and_add(&nr_cpu_online, 1);
+	__sync_fetch_and_add(&stats.nr_cpu_online, 1);
 }
 
 void BPF_STRUCT_OPS(qmap_cpu_offline, s32 cpu)
 {
-	__sync_fetch_and_add(&nr_cpu_offline, 1);
+	__sync_fetch_and_add(&stats.nr_cpu_offline, 1);
 }
 
 /*

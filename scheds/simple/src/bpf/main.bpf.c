@@ -85,6 +85,7 @@
  * same boot, and holds it to HOSTILE_MAX_WAIT_MS in tests/faults.env.
  */
 #include <scx/common.bpf.h>
+#include "intf.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -116,22 +117,12 @@ UEI_DEFINE(uei);
 /* A user DSQ id: anything below 2^63 that is not a built-in queue. */
 #define SHARED_DSQ 0
 
-/* Per-CPU counters: [0] inserted into a local queue, [1] into SHARED_DSQ. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(key_size, sizeof(u32));
-	__uint(value_size, sizeof(u64));
-	__uint(max_entries, 2);
-} stats SEC(".maps");
+/* Read by user space through the skeleton's .bss: see intf.h. */
+struct simple_stats stats;
 
-enum { STAT_LOCAL, STAT_GLOBAL };
-
-static void stat_inc(u32 idx)
+static __always_inline void stat_inc(u64 *counter)
 {
-	u64 *cnt = bpf_map_lookup_elem(&stats, &idx);
-
-	if (cnt)
-		(*cnt)++;
+	__sync_fetch_and_add(counter, 1);
 }
 
 /* The slice of the next task to run: slice shared by the queue, 1 ms floor. */
@@ -194,7 +185,7 @@ s32 BPF_STRUCT_OPS(simple_select_cpu, struct task_struct *p, s32 prev_cpu, u64 w
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
-		stat_inc(STAT_LOCAL);
+		stat_inc(&stats.local);
 		if (!fifo_sched)
 			scx_bpf_task_set_dsq_vtime(p, clamped_vtime(p));
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
@@ -206,12 +197,12 @@ void BPF_STRUCT_OPS(simple_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	/* A per-CPU kernel thread never waits behind the shared queue. */
 	if ((p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1) {
-		stat_inc(STAT_LOCAL);
+		stat_inc(&stats.local);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags | SCX_ENQ_HEAD);
 		return;
 	}
 
-	stat_inc(STAT_GLOBAL);
+	stat_inc(&stats.global);
 
 	if (fifo_sched) {
 		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);

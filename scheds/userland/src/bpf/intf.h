@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The two records that cross between the BPF side and the user-space
- * scheduler. src/intf.rs mirrors them byte for byte (its unit tests check
- * the sizes and offsets); change both together.
+ * scheduler, and the counters. src/intf.rs mirrors the two records byte for
+ * byte (its unit tests check the sizes and offsets); change both together.
  */
 #ifndef __USERLAND_INTF_H
 #define __USERLAND_INTF_H
@@ -43,6 +43,25 @@ struct dispatched_task {
 	u64 vruntime;
 	u64 charged;
 	u64 slice_ns;
+};
+
+/*
+ * The BPF side's counters: one struct in .bss, bumped with atomic adds and
+ * read by src/main.rs typed, as bpf::types::userland_stats, through the
+ * skeleton's .bss (not through src/intf.rs). The kernel's C scx_userland
+ * names are kept where they exist; src/main.rs prints each under the name
+ * given in its comment.
+ */
+struct userland_stats {
+	u64 nr_kernel_enqueues;		/* kern: tasks kept in the kernel path */
+	u64 nr_user_enqueues;		/* user: tasks handed to user space */
+	u64 nr_failed_enqueues;		/* failed: handoffs refused, ring buffer full */
+	u64 nr_dispatched;		/* dispatched: in the order user space sent */
+	u64 nr_lost;			/* lost: sent back after the task had exited */
+	u64 nr_usersched_dispatches;	/* usersched: the scheduler thread was served */
+	u64 nr_usersched_preempts;	/* preempts: CPUs preempted to serve it */
+	u64 nr_kicks;			/* kicks: woken because the CPUs ran short */
+	u64 nr_kept;			/* kept: slices extended, nothing else ready */
 };
 
 _Static_assert(sizeof(struct enqueued_task) == 48, "src/intf.rs expects 48 bytes");

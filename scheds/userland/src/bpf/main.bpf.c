@@ -114,19 +114,8 @@ const volatile u64 slice_ns = 20 * 1000 * 1000;	/* SCX_SLICE_DFL */
 u32 usersched_pid;
 u32 usersched_tgid;
 
-/*
- * Counters, read by user space from the .bss mapping. The kernel's C
- * scx_userland names are kept where they exist.
- */
-u64 nr_kernel_enqueues;		/* tasks kept in the kernel path */
-u64 nr_user_enqueues;		/* tasks handed to user space */
-u64 nr_failed_enqueues;		/* handoffs refused: the ring buffer was full */
-u64 nr_dispatched;		/* tasks dispatched in the order user space sent */
-u64 nr_lost;			/* sent back after the task had exited */
-u64 nr_usersched_dispatches;	/* times the scheduler thread was served */
-u64 nr_usersched_preempts;	/* CPUs preempted to serve it for a wakeup */
-u64 nr_kicks;			/* times it was woken because the CPUs ran short */
-u64 nr_kept;			/* slices extended: nothing else was ready to run */
+/* Counters, read by user space through the skeleton's .bss: see intf.h. */
+struct userland_stats stats;
 
 /*
  * The credit protocol with user space: it has written nr_sent records into
@@ -242,7 +231,7 @@ static void kick_idle_cpus(u32 nr)
  */
 static void preempt_for_usersched(s32 cpu)
 {
-	count(&nr_usersched_preempts);
+	count(&stats.nr_usersched_preempts);
 	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 }
 
@@ -259,7 +248,7 @@ static void need_usersched(void)
 		return;
 	if (__sync_lock_test_and_set(&kick_pending, 1))
 		return;
-	count(&nr_kicks);
+	count(&stats.nr_kicks);
 	if (bpf_ringbuf_output(&enqueued, &kick, sizeof(kick), BPF_RB_FORCE_WAKEUP))
 		kick_pending = 0;
 }
@@ -328,7 +317,7 @@ s32 BPF_STRUCT_OPS(userland_select_cpu, struct task_struct *p, s32 prev_cpu, u64
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
-		count(is_usersched(p) ? &nr_usersched_dispatches : &nr_kernel_enqueues);
+		count(is_usersched(p) ? &stats.nr_usersched_dispatches : &stats.nr_kernel_enqueues);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 	}
 	return cpu;
@@ -349,7 +338,7 @@ void BPF_STRUCT_OPS(userland_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 
 	if (keep_in_kernel(p)) {
-		count(&nr_kernel_enqueues);
+		count(&stats.nr_kernel_enqueues);
 		if (p->nr_cpus_allowed == 1) {
 			/* Enqueued on its only CPU. */
 			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
@@ -361,12 +350,12 @@ void BPF_STRUCT_OPS(userland_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 
 	if (hand_to_user(p, enq_flags)) {
-		count(&nr_user_enqueues);
+		count(&stats.nr_user_enqueues);
 		return;
 	}
 
 	/* Failed handoff: scheduled FIFO, as the kernel path would. */
-	count(&nr_failed_enqueues);
+	count(&stats.nr_failed_enqueues);
 	scx_bpf_dsq_insert(p, KERNEL_DSQ, slice_ns, enq_flags);
 	kick_idle_cpu(p->cpus_ptr);
 }
@@ -393,12 +382,12 @@ static long dispatch_one(struct bpf_dynptr *dynptr, void *data)
 	/* The pid may have exited, or even been reused, since it was handed over. */
 	p = bpf_task_from_pid(rec.pid);
 	if (!p) {
-		count(&nr_lost);
+		count(&stats.nr_lost);
 		return 0;
 	}
 	if (p->start_time != rec.start_time) {
 		bpf_task_release(p);
-		count(&nr_lost);
+		count(&stats.nr_lost);
 		return 0;
 	}
 
@@ -413,7 +402,7 @@ static long dispatch_one(struct bpf_dynptr *dynptr, void *data)
 	/* A record that went stale (the task was dequeued meanwhile) is ignored by the kernel. */
 	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice, rec.vruntime, 0);
 	bpf_task_release(p);
-	count(&nr_dispatched);
+	count(&stats.nr_dispatched);
 
 	ctx->nr++;
 	return ctx->nr < ctx->max ? 0 : 1;
@@ -460,7 +449,7 @@ void BPF_STRUCT_OPS(userland_dispatch, s32 cpu, struct task_struct *prev)
 
 	/* The scheduler thread first: everything in user space waits for it. */
 	if (scx_bpf_dsq_move_to_local(USERSCHED_DSQ)) {
-		count(&nr_usersched_dispatches);
+		count(&stats.nr_usersched_dispatches);
 		return;
 	}
 	if (scx_bpf_dsq_move_to_local(KERNEL_DSQ))
@@ -487,7 +476,7 @@ void BPF_STRUCT_OPS(userland_dispatch, s32 cpu, struct task_struct *prev)
 	 * own slice again, not the kernel's default.
 	 */
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && !is_usersched(prev)) {
-		count(&nr_kept);
+		count(&stats.nr_kept);
 		tctx = bpf_task_storage_get(&task_ctxs, prev, 0, 0);
 		if (tctx && tctx->slice)
 			scx_bpf_task_set_slice(prev, tctx->slice);
