@@ -89,7 +89,8 @@
  * MAX_LAG_SLICES (10) slices ahead of its cgroup's vtime clock: its wait is at
  * most what a nice-10 task's is after a full slice, and continuously busy
  * tasks below weight 10 get more than their weight but at most about the
- * share of weight 10 (low-weight.sh measured 0.06-0.07 of a nice-0 task).
+ * share of weight 10 (low-weight.sh measured 0.06-0.07 of a nice-0 task;
+ * 0.21 since slices shrink with the queue: ten shorter slices of debt).
  *
  * Starvation bound
  * ----------------
