@@ -186,6 +186,9 @@ fn run(
     let kick_pending = ch.bss.u64_at(ch.layout.kick_pending)?;
 
     let queue = Rc::new(RefCell::new(VruntimeQueue::default()));
+    queue
+        .borrow_mut()
+        .set_cpus(std::thread::available_parallelism().map_or(1, |n| n.get()));
     let bad_record = Rc::new(Cell::new(None::<usize>));
     let nr_tasks = Rc::new(Cell::new(0u64));
     let mut builder = RingBufferBuilder::new();

@@ -47,8 +47,12 @@ pub const SLICE_NS: u64 = 20_000_000;
 /// The shortest slice handed out, whatever the weight.
 pub const MIN_SLICE_NS: u64 = 1_000_000;
 
-/// The most vruntime a task may owe: how far above the clock it may be queued.
-pub const MAX_LAG_NS: u64 = 10 * SLICE_NS;
+/// The most vruntime a task may owe (how far above the clock it may be queued) and
+/// keep as credit when it did not sleep (how far below), in slices.
+pub const MAX_LAG_SLICES: u64 = 10;
+/// [`MAX_LAG_SLICES`] at the full slice: the lag while the queue is short.
+#[cfg(test)]
+pub const MAX_LAG_NS: u64 = MAX_LAG_SLICES * SLICE_NS;
 
 /// Room reserved up front, so that ordinary loads never grow the tables.
 const INITIAL_CAPACITY: usize = 4096;
@@ -60,6 +64,8 @@ struct Entry {
     charged: u64,
     slice_ns: u64,
     seq: u64,
+    /// slice_ns is final (put back after a pop), not to be scaled again.
+    final_slice: bool,
 }
 
 #[derive(Debug)]
@@ -69,6 +75,8 @@ pub struct VruntimeQueue {
     /// The current minimum vruntime: never decreases.
     min_vruntime: u64,
     seq: u64,
+    /// CPUs the queued tasks share: the slice is SLICE_NS * cpus / queued.
+    cpus: u64,
 }
 
 impl Default for VruntimeQueue {
@@ -95,7 +103,24 @@ impl VruntimeQueue {
             tasks: HashMap::with_capacity(n),
             min_vruntime: 0,
             seq: 0,
+            cpus: 1,
         }
+    }
+
+    /// Sets the number of CPUs the queue's tasks share (at least 1).
+    pub fn set_cpus(&mut self, cpus: usize) {
+        self.cpus = (cpus as u64).max(1);
+    }
+
+    /// The nice-0 slice for the queue as it is now: SLICE_NS shared by the queued
+    /// tasks over the CPUs, never below MIN_SLICE_NS (see the starvation bound in
+    /// src/bpf/main.bpf.c).
+    pub fn base_slice(&self) -> u64 {
+        let n = self.tasks.len() as u64;
+        if n <= self.cpus {
+            return SLICE_NS;
+        }
+        (SLICE_NS * self.cpus / n).max(MIN_SLICE_NS)
     }
 
     /// Tasks queued (each counted once).
@@ -125,16 +150,21 @@ impl VruntimeQueue {
         let ran = t.sum_exec_runtime.saturating_sub(base_charged);
         let mut vruntime = base_vruntime.saturating_add(scaled(ran, t.weight));
         // A new task has no vruntime yet (0): it starts at the clock like a sleeper.
+        // Lag is clamped both ways, in slices of the queue as it is now.
+        let lag = MAX_LAG_SLICES * self.base_slice();
         if t.flags & ENQUEUED_WAKEUP != 0 || base_vruntime == 0 {
             vruntime = vruntime.max(self.min_vruntime);
+        } else {
+            vruntime = vruntime.max(self.min_vruntime.saturating_sub(lag));
         }
-        vruntime = vruntime.min(self.min_vruntime.saturating_add(MAX_LAG_NS));
+        vruntime = vruntime.min(self.min_vruntime.saturating_add(lag));
         let entry = Entry {
             start_time: t.start_time,
             vruntime,
             charged: base_charged.max(t.sum_exec_runtime),
             slice_ns: slice_for(t.weight),
             seq: 0,
+            final_slice: false,
         };
         self.insert(t.pid, entry);
         vruntime
@@ -147,8 +177,10 @@ impl VruntimeQueue {
         self.heap.push(Reverse((entry.vruntime, entry.seq, pid)));
     }
 
-    /// The task with the lowest vruntime, removed from the queue, with its slice.
+    /// The task with the lowest vruntime, removed from the queue, with its slice:
+    /// its weight's slice scaled down as the queue grows, at least MIN_SLICE_NS.
     pub fn pop(&mut self) -> Option<DispatchedTask> {
+        let base = self.base_slice();
         while let Some(Reverse((vruntime, seq, pid))) = self.heap.pop() {
             match self.tasks.get(&pid) {
                 Some(e) if e.seq == seq => {}
@@ -160,7 +192,11 @@ impl VruntimeQueue {
                 start_time: e.start_time,
                 vruntime,
                 charged: e.charged,
-                slice_ns: e.slice_ns,
+                slice_ns: if e.final_slice {
+                    e.slice_ns
+                } else {
+                    (e.slice_ns * base / SLICE_NS).max(MIN_SLICE_NS)
+                },
             });
         }
         None
@@ -175,6 +211,7 @@ impl VruntimeQueue {
             charged: d.charged,
             slice_ns: d.slice_ns,
             seq: 0,
+            final_slice: true,
         };
         self.insert(d.pid, entry);
     }
@@ -298,11 +335,16 @@ mod tests {
         assert_eq!(q.enqueue(&task(4, 100, 0)), 500_000_000);
 
         // A task preempted or at the end of its slice was not sleeping: it keeps
-        // its lead, whatever the clock.
+        // its lead over the clock, up to MAX_LAG_SLICES of the current slice (3
+        // tasks queued on 1 CPU: 20 ms / 3).
         let mut waited = task(5, 100, 3_000_000);
-        waited.vruntime = 200_000_000;
+        waited.vruntime = 460_000_000;
         waited.charged = 1_000_000;
-        assert_eq!(q.enqueue(&waited), 202_000_000);
+        assert_eq!(q.enqueue(&waited), 462_000_000);
+        // Beyond that it is clamped (4 queued now: 10 slices of 5 ms).
+        let mut far = task(6, 100, 0);
+        far.vruntime = 10;
+        assert_eq!(q.enqueue(&far), 450_000_000);
     }
 
     #[test]

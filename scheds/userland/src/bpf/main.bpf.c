@@ -91,6 +91,42 @@
  *    and the scheduler exits at once; should it hang, the kernel's watchdog
  *    ends the scheduler and every task returns to the default scheduler.
  *
+ * Starvation bound
+ * ----------------
+ * n tasks held by user space, C CPUs, s = max(1 ms, 20 ms * C / n) the
+ * nice-0 slice user space hands out (src/vruntime.rs), L = 10 s:
+ *  - User space clamps a task's vruntime at enqueue to at most L above its
+ *    clock and, unless it slept (then: not below the clock), at most L
+ *    below; weights up to 100 get slices of s * weight / 100 (>= 1 ms), so
+ *    a full turn advances vruntime by at least s. Each task ahead of p in
+ *    vruntime order runs at most about 2L + 2s of CPU time before p does:
+ *    p waits at most n * (2L + 2s) / C of the CPU time SHARED_DSQ gets.
+ *  - KERNEL_DSQ (restricted affinity, our own threads, failed or bypassed
+ *    handoffs; FIFO, slices shrunk the same way by its length) and
+ *    SHARED_DSQ take turns on every CPU, so each gets at least half of
+ *    every CPU while both have work: T <= 2 * n * (2L + 2s) / C = 44 * n *
+ *    s / C, i.e. 880 ms while n <= 20 C and 11 ms * n / C beyond (6.6 s for
+ *    600 tasks on 4 CPUs, 22 s for 2,000: inside the 30 s watchdog). A
+ *    kernel-path task waits for the FIFO ahead of it on the CPUs it may use,
+ *    at half rate: a task pinned to one CPU behind k others, 2 * k * s.
+ *  - Per-CPU kernel threads go to the head of their CPU's local queue and
+ *    wait only for the task running there (one slice, <= 20 ms). Tasks
+ *    preempted off a CPU (SCX_ENQ_PREEMPT, SCX_ENQ_REENQ) go to the head of
+ *    KERNEL_DSQ; in user space they keep their vruntime, never the back.
+ *  - If the scheduler thread has not run for USERSCHED_LAG_NS (100 ms)
+ *    while records wait for it, new tasks bypass user space into KERNEL_DSQ
+ *    until it runs again: a starved loader does not starve everything. The
+ *    tasks it already holds wait for it; it is served first and preempts a
+ *    CPU for wakeups, so only a higher sched class keeps it off the CPUs.
+ * Weights above 100 stretch the bound by weight / 100. faults/hostile.sh
+ * (HOSTILE=1) measures it with xtask observe under ~600 threads and holds it
+ * to HOSTILE_MAX_WAIT_MS in tests/faults.env.
+ *
+ * Re-enqueue cannot loop: a per-CPU kthread is inserted into the local queue
+ * of the CPU in its mask (SCX_DSQ_LOCAL_ON), never into that of the CPU it
+ * was enqueued on, which an affinity change may have just taken away; every
+ * other task goes to a shared queue that any allowed CPU serves.
+ *
  * Trade-offs
  * ----------
  * Every scheduling decision costs a round trip through user space. There is
@@ -128,6 +164,16 @@ u64 nr_drained;
 /* The vruntime of the last task taken from SHARED_DSQ: user space's clock. */
 u64 vtime_now;
 
+/*
+ * When the oldest record user space has not looked at yet was handed over
+ * (0: none). Cleared each time the scheduler thread starts running.
+ */
+static u64 pending_since;
+
+/* Per CPU: the last task this CPU took came from KERNEL_DSQ. */
+#define MAX_CPUS	1024
+static u8 took_kernel[MAX_CPUS];
+
 /* A woken task went to user space while the scheduler thread slept. */
 static u32 wakeup_pending;
 
@@ -149,6 +195,13 @@ UEI_DEFINE(uei);
 #define USERSCHED_DSQ	0	/* the scheduler thread, served first */
 #define KERNEL_DSQ	1	/* kernel-path tasks that may use several CPUs */
 #define SHARED_DSQ	2	/* user space's tasks, by the vruntime it gave them */
+
+/*
+ * The scheduler thread has not run for this long while records wait for it:
+ * new tasks bypass user space (see the starvation bound).
+ */
+#define USERSCHED_LAG_NS	(100 * 1000 * 1000LLU)
+#define SLICE_MIN_NS		(1000 * 1000LLU)	/* floor of a shrunk slice */
 
 /* At most this many records are drained by one ops.dispatch(). */
 #define MAX_DRAIN	64
@@ -253,6 +306,36 @@ static void need_usersched(void)
 		kick_pending = 0;
 }
 
+/* See the starvation bound: user space has fallen behind. */
+static bool usersched_lagging(void)
+{
+	u64 since = READ_ONCE(pending_since);
+
+	return since && scx_bpf_now() - since > USERSCHED_LAG_NS;
+}
+
+/*
+ * The slice of a kernel-path task: slice_ns shared by the tasks queued in
+ * BPF over the CPUs, never below SLICE_MIN_NS, as user space sizes its own.
+ */
+static u64 kernel_slice(void)
+{
+	u64 n = scx_bpf_dsq_nr_queued(KERNEL_DSQ) + scx_bpf_dsq_nr_queued(SHARED_DSQ);
+	u64 floor = slice_ns < SLICE_MIN_NS ? slice_ns : SLICE_MIN_NS;
+	u64 slice;
+
+	if (n <= nr_cpus)
+		return slice_ns;
+	slice = slice_ns * nr_cpus / n;
+	return slice < floor ? floor : slice;
+}
+
+/* A per-CPU kernel thread: never behind a queue, never on a CPU it cannot use. */
+static bool is_percpu_kthread(const struct task_struct *p)
+{
+	return (p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1;
+}
+
 /* Writes @p's record into "enqueued"; false if the ring buffer is full. */
 static bool hand_to_user(struct task_struct *p, u64 enq_flags)
 {
@@ -285,6 +368,8 @@ static bool hand_to_user(struct task_struct *p, u64 enq_flags)
 	 * those wakeups but can leave a CPU idle while records wait.)
 	 */
 	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
+	if (!READ_ONCE(pending_since))
+		__sync_val_compare_and_swap(&pending_since, 0, scx_bpf_now());
 
 	/*
 	 * Only wakeups are urgent: a task whose slice ended can wait for the
@@ -337,14 +422,30 @@ void BPF_STRUCT_OPS(userland_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	if (keep_in_kernel(p)) {
+	if (is_percpu_kthread(p)) {
+		/*
+		 * At the head of its only CPU's local queue, named explicitly:
+		 * the CPU it was enqueued on may be one it may no longer use
+		 * (an affinity change), and a task inserted there would only be
+		 * re-enqueued again and again.
+		 */
 		count(&stats.nr_kernel_enqueues);
-		if (p->nr_cpus_allowed == 1) {
-			/* Enqueued on its only CPU. */
-			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
-			return;
-		}
-		scx_bpf_dsq_insert(p, KERNEL_DSQ, slice_ns, enq_flags);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | bpf_cpumask_first(p->cpus_ptr),
+				   slice_ns, enq_flags | SCX_ENQ_HEAD);
+		return;
+	}
+
+	/*
+	 * Restricted affinity, our own threads, and everything while user space
+	 * lags: FIFO in KERNEL_DSQ, which ops.dispatch() serves in turn with
+	 * SHARED_DSQ. A task pushed off a CPU (SCX_ENQ_PREEMPT, SCX_ENQ_REENQ)
+	 * goes to its head, not behind everyone.
+	 */
+	if (keep_in_kernel(p) || usersched_lagging()) {
+		count(&stats.nr_kernel_enqueues);
+		if (enq_flags & (SCX_ENQ_PREEMPT | SCX_ENQ_REENQ))
+			enq_flags |= SCX_ENQ_HEAD;
+		scx_bpf_dsq_insert(p, KERNEL_DSQ, kernel_slice(), enq_flags);
 		kick_idle_cpu(p->cpus_ptr);
 		return;
 	}
@@ -356,7 +457,7 @@ void BPF_STRUCT_OPS(userland_enqueue, struct task_struct *p, u64 enq_flags)
 
 	/* Failed handoff: scheduled FIFO, as the kernel path would. */
 	count(&stats.nr_failed_enqueues);
-	scx_bpf_dsq_insert(p, KERNEL_DSQ, slice_ns, enq_flags);
+	scx_bpf_dsq_insert(p, KERNEL_DSQ, kernel_slice(), enq_flags);
 	kick_idle_cpu(p->cpus_ptr);
 }
 
@@ -444,7 +545,7 @@ static bool move_from_shared(void)
 void BPF_STRUCT_OPS(userland_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct task_ctx *tctx;
-	bool moved;
+	bool moved, kernel_turn;
 	u32 nr;
 
 	/* The scheduler thread first: everything in user space waits for it. */
@@ -452,8 +553,16 @@ void BPF_STRUCT_OPS(userland_dispatch, s32 cpu, struct task_struct *prev)
 		count(&stats.nr_usersched_dispatches);
 		return;
 	}
-	if (scx_bpf_dsq_move_to_local(KERNEL_DSQ))
+	/*
+	 * KERNEL_DSQ and SHARED_DSQ take turns on each CPU, so that neither
+	 * can starve the other: see the starvation bound.
+	 */
+	kernel_turn = !took_kernel[cpu & (MAX_CPUS - 1)];
+	if (kernel_turn && scx_bpf_dsq_move_to_local(KERNEL_DSQ)) {
+		took_kernel[cpu & (MAX_CPUS - 1)] = 1;
 		return;
+	}
+	took_kernel[cpu & (MAX_CPUS - 1)] = 0;
 
 	/*
 	 * Take the lowest vruntime, then pull in whatever user space sent since,
@@ -470,6 +579,10 @@ void BPF_STRUCT_OPS(userland_dispatch, s32 cpu, struct task_struct *prev)
 	}
 	if (moved)
 		return;
+	if (!kernel_turn && scx_bpf_dsq_move_to_local(KERNEL_DSQ)) {
+		took_kernel[cpu & (MAX_CPUS - 1)] = 1;
+		return;
+	}
 
 	/*
 	 * Nothing else to run: the kernel keeps prev on this CPU. Give it its
@@ -505,6 +618,13 @@ void BPF_STRUCT_OPS(userland_update_idle, s32 cpu, bool idle)
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 	else
 		need_usersched();
+}
+
+void BPF_STRUCT_OPS(userland_running, struct task_struct *p)
+{
+	/* The scheduler thread is looking at its records again. */
+	if (is_usersched(p))
+		WRITE_ONCE(pending_since, 0);
 }
 
 s32 BPF_STRUCT_OPS(userland_init_task, struct task_struct *p, struct scx_init_task_args *args)
@@ -578,6 +698,7 @@ SCX_OPS_DEFINE(userland_ops,
 	       .enqueue		= (void *)userland_enqueue,
 	       .dispatch	= (void *)userland_dispatch,
 	       .update_idle	= (void *)userland_update_idle,
+	       .running		= (void *)userland_running,
 	       .init_task	= (void *)userland_init_task,
 	       .init		= (void *)userland_init,
 	       .exit		= (void *)userland_exit,
