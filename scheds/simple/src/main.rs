@@ -58,13 +58,16 @@ struct Opts {
 }
 
 /// Counts since the scheduler was attached (`struct simple_stats` of
-/// `src/bpf/intf.h`, under its field names), as the kernel's scx_simple prints them.
+/// `src/bpf/intf.h`, under its field names). The text line is the kernel's
+/// scx_simple's; `kthread`, ours, is in the JSON only.
 #[derive(Serialize)]
 struct Stats {
-    /// Tasks inserted straight into a CPU's local queue.
+    /// Tasks woken onto an idle CPU, inserted straight into its local queue.
     local: u64,
     /// Tasks inserted into the shared queue.
     global: u64,
+    /// Per-CPU kernel threads put at the head of their CPU's local queue.
+    kthread: u64,
     /// "vtime" or "fifo": the mode the loaded scheduler runs in.
     mode: &'static str,
 }
@@ -74,6 +77,7 @@ impl Stats {
         Stats {
             local: s.local,
             global: s.global,
+            kthread: s.kthread,
             mode: if fifo { "fifo" } else { "vtime" },
         }
     }
@@ -206,12 +210,13 @@ mod tests {
         let s = bpf::types::simple_stats {
             local: 3,
             global: 4,
+            kthread: 5,
         };
         assert_eq!(
             Stats::new(&s, false).to_string(),
             "local=3 global=4 mode=vtime"
         );
         let json = serde_json::to_string(&Stats::new(&s, true)).unwrap();
-        assert_eq!(json, r#"{"local":3,"global":4,"mode":"fifo"}"#);
+        assert_eq!(json, r#"{"local":3,"global":4,"kthread":5,"mode":"fifo"}"#);
     }
 }

@@ -9,8 +9,9 @@
 #define __SIMPLE_INTF_H
 
 struct simple_stats {
-	u64 local;	/* inserted straight into a CPU's local queue */
+	u64 local;	/* woken onto an idle CPU, straight into its local queue */
 	u64 global;	/* inserted into SHARED_DSQ */
+	u64 kthread;	/* per-CPU kernel threads, at the head of their local queue */
 };
 
 #endif /* __SIMPLE_INTF_H */

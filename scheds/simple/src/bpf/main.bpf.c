@@ -197,7 +197,7 @@ void BPF_STRUCT_OPS(simple_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	/* A per-CPU kernel thread never waits behind the shared queue. */
 	if ((p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1) {
-		stat_inc(&stats.local);
+		stat_inc(&stats.kthread);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags | SCX_ENQ_HEAD);
 		return;
 	}
